@@ -1,0 +1,5 @@
+"""Entry point for `python -m kpidsl`."""
+
+from kpidsl.cli import main
+
+main()
