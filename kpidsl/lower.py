@@ -332,10 +332,13 @@ class _Lower(Transformer):
         return "total", children[0]
 
     def extend_block(self, meta, children):
-        target, share, *rest = children
+        target, share, replace, *rest = children
         opts, items = self._block_opts(rest, f"extend `{target.dotted}`")
         return n.ExtendBlock(span=self._span(meta, children), target=target, share=share, items=tuple(items),
-                             **opts)
+                             replace=bool(replace), **opts)
+
+    def replace(self, meta, children):
+        return True
 
     def use_rating(self, meta, children):
         return n.UseRating(span=self._span(meta, children), name=str(children[0]))

@@ -379,10 +379,15 @@ class Score(Node):
 
 @dataclass(frozen=True, kw_only=True)
 class ExtendBlock(Node):
-    """`extend unit_kpi.functional points 60 { ... }`: adds to or replaces parts of an inherited block."""
+    """`extend unit_kpi.functional points 60 { ... }`: adds to or replaces parts of an inherited block.
+
+    Items replace inherited items of the same name and are appended otherwise;
+    with `replace`, the block's unlocked inherited items are dropped first.
+    """
 
     target: Name
     items: tuple[Item, ...]
+    replace: bool = False
     share: Share | None = None
     total: Num | None = None
     missing: str | None = None

@@ -202,6 +202,17 @@ def _context(err: UnexpectedToken) -> tuple[str | None, str | None]:
     return None, None
 
 
+def _acceptable(err: UnexpectedInput) -> set[str]:
+    """What the parser could take here; lark's own `expected` lists every terminal of the lexer state."""
+    interactive = getattr(err, "interactive_parser", None)
+    if interactive is not None:
+        try:
+            return {t for t in interactive.accepts() if t != "$END"} or {"$END"}
+        except Exception:  # noqa: BLE001 - fall back to lark's wider list
+            pass
+    return set(getattr(err, "expected", None) or getattr(err, "accepts", None) or ())
+
+
 def syntax_diagnostic(source: SourceFile, err: UnexpectedInput) -> Diagnostic:
     pos = getattr(err, "pos_in_stream", None) or 0
     if isinstance(err, UnexpectedCharacters):
@@ -212,7 +223,7 @@ def syntax_diagnostic(source: SourceFile, err: UnexpectedInput) -> Diagnostic:
         shown = repr(ch) if not ch.isprintable() or ch.isspace() else f"`{ch}`"
         return Diagnostic("KPI004", f"unexpected character {shown}", source.span(pos, pos + 1),
                           help="names use letters, digits and `_`; labels go in double quotes")
-    expected = sorted(getattr(err, "expected", None) or getattr(err, "accepts", None) or [])
+    expected = sorted(_acceptable(err))
     listing = ", ".join(dict.fromkeys(_describe(t) for t in expected))
     if isinstance(err, UnexpectedEOF) or (isinstance(err, UnexpectedToken) and err.token.type == "$END"):
         end = len(source.text.rstrip())
