@@ -18,7 +18,7 @@ def dump(value, indent: int = 0) -> str:
             if not f.compare:
                 continue
             child = getattr(value, f.name)
-            if child is None or child == () or child is False:
+            if f.default is not dataclasses.MISSING and child == f.default:
                 continue
             rendered = dump(child, indent + 2)
             if "\n" in rendered or isinstance(child, (Node, tuple)):
