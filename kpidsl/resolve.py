@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,20 +27,31 @@ class LoadedFile:
 
 def read_file(path: str) -> LoadedFile:
     """Read, decode, parse and lower one file; every failure is a diagnostic."""
-    empty = SourceFile(path, "")
-    try:
-        size = os.path.getsize(path)
-        if size > MAX_FILE_BYTES:
-            return LoadedFile(path, empty, None, (Diagnostic(
-                "KPI007", f"file is {size:,} bytes; the limit is {MAX_FILE_BYTES:,}", empty.span(0, 0),
-                help="split the framework into several files joined with `use`"),))
-        with open(path, "rb") as fh:
-            data = fh.read(MAX_FILE_BYTES + 1)
-    except OSError as err:
-        return LoadedFile(path, empty, None, (Diagnostic(
-            "KPI010", f"cannot read the file: {err.strerror or err}", empty.span(0, 0),
-            help="check the path and its permissions"),))
+    data, problem = read_bytes(path)
+    if problem is not None or data is None:
+        return LoadedFile(path, SourceFile(path, ""), None, (problem,) if problem else ())
     return load_text(path, data)
+
+
+def read_bytes(path: str) -> tuple[bytes | None, Diagnostic | None]:
+    """A framework file's bytes, or the diagnostic saying why they cannot be had."""
+    span = SourceFile(path, "").span(0, 0)
+    try:
+        info = os.stat(path)
+        # A pipe or a device could block forever or never end: only regular files are read.
+        if not stat.S_ISREG(info.st_mode):
+            what = "a folder" if stat.S_ISDIR(info.st_mode) else "not a regular file"
+            return None, Diagnostic("KPI010", f"cannot read the file: it is {what}", span,
+                                    help="name a framework file (`.kpi`)")
+        if info.st_size > MAX_FILE_BYTES:
+            return None, Diagnostic(
+                "KPI007", f"file is {info.st_size:,} bytes; the limit is {MAX_FILE_BYTES:,}", span,
+                help="split the framework into several files joined with `use`")
+        with open(path, "rb") as fh:
+            return fh.read(MAX_FILE_BYTES + 1), None
+    except OSError as err:
+        return None, Diagnostic("KPI010", f"cannot read the file: {err.strerror or err}", span,
+                                help="check the path and its permissions")
 
 
 def load_text(path: str, data: bytes) -> LoadedFile:
@@ -78,6 +90,11 @@ class Replacement:
     new: n.Node
     old_locked: bool
     at: Span
+    # The locked node that forbids the change: `old` itself or a group/score around it.
+    locked_by: n.Node | None = None
+    # What changed: "redefine" (the item itself), "add" (an item put into `old`), "drop"
+    # (`replace` on `old`), "share", "total" or "missing" (an option of `old`).
+    change: str = "redefine"
 
 
 @dataclass
@@ -98,6 +115,8 @@ class Program:
     tests: list[n.Test] = field(default_factory=list)
     replacements: list[Replacement] = field(default_factory=list)
     frameworks: dict[str, n.Framework] = field(default_factory=dict)
+    # Ids of the frameworks the root extends, directly or through others (their `require`s bind it).
+    extended: set[str] = field(default_factory=set)
     files: list[str] = field(default_factory=list)
 
     @property
@@ -138,6 +157,7 @@ def resolve(root_path: str, loader: Loader) -> tuple[Program | None, list[Diagno
         ids[lf.framework.id] = lf
         program.frameworks[lf.framework.id] = lf.framework
     extended = _extended_ids(root.framework, program, diags)
+    program.extended = set(extended)
     for lf in order:
         fw = lf.framework
         if fw is None:
@@ -163,15 +183,24 @@ def _collect_uses(lf: LoadedFile, loader: Loader, stack: list[str], seen: set[st
             target = os.path.normpath(base / decl.path)
             if target in stack:
                 chain = " -> ".join(stack[stack.index(target):] + [target])
-                what = "uses itself" if target == key else f"is part of a `use` cycle: {chain}"
-                diags.append(Diagnostic("KPI012", f"`{decl.path}` {what}", decl.span,
-                                        help="remove this `use`; a file may not include itself"))
+                if target == key:
+                    diags.append(Diagnostic("KPI012", f"`{decl.path}` uses itself", decl.span,
+                                            help="remove this `use`; a file may not include itself"))
+                else:
+                    diags.append(Diagnostic("KPI012", f"`{decl.path}` is part of a `use` cycle: {chain}", decl.span,
+                                            help="remove one `use` of the cycle; files may not include each "
+                                                 "other in a circle"))
                 continue
             if len(seen) >= MAX_FILES:
                 diags.append(Diagnostic("KPI015", f"more than {MAX_FILES} files are used", decl.span))
                 return
+            if os.path.isdir(target):
+                diags.append(Diagnostic("KPI011", f"used file `{decl.path}` is a folder", decl.span,
+                                        help="`use` names one framework file"))
+                continue
             if not os.path.isfile(target):
-                siblings = [p.name for p in Path(target).parent.glob("*.kpi")] if Path(target).parent.is_dir() else []
+                parent = Path(target).parent
+                siblings = [p.name for p in parent.glob("*.kpi") if p.is_file()] if parent.is_dir() else []
                 diags.append(Diagnostic("KPI011", f"used file `{decl.path}` does not exist", decl.span,
                                         help=did_you_mean(Path(target).name, siblings)
                                         or "paths in `use` are relative to the file that uses them"))
@@ -232,7 +261,8 @@ def _merge(program: Program, fw: n.Framework, extends: set[str], diags: list[Dia
                         notes=(f"first declared at {old.span.file}:{old.span.line}:{old.span.column}",),
                         help="rename one of them; an extending framework may redefine an inherited one"))
                     continue
-                program.replacements.append(Replacement(old, decl, old.locked, decl.span))
+                program.replacements.append(Replacement(old, decl, old.locked, decl.span,
+                                                        locked_by=old if old.locked else None))
             table[decl.name] = decl
 
 
@@ -255,46 +285,60 @@ def _apply_extend(program: Program, ext: n.ExtendBlock, diags: list[Diagnostic])
                                 help=did_you_mean(parts[0], program.scores) or "extend a score of a used framework"))
         return
     try:
-        new_score = _extend_node(program, score, parts[1:], ext, locked_above=score.locked)
+        new_score = _extend_node(program, score, parts[1:], ext, lock=None, depth=1)
     except LookupError as err:
-        diags.append(Diagnostic("KPI082", str(err), ext.target.span,
-                                help=did_you_mean(err.args[1], err.args[2]) if len(err.args) > 2 else None))
+        message, missing, names, depth = err.args
+        holder = ".".join(parts[:depth])
+        diags.append(Diagnostic("KPI082", message, ext.target.span,
+                                help=did_you_mean(missing, names)
+                                or f"to add a group, write `extend {holder} {{ group {missing} ... }}`"))
         return
     program.scores[parts[0]] = new_score
 
 
-def _extend_node(program: Program, node, rest: tuple[str, ...], ext: n.ExtendBlock, locked_above: bool):
-    locked = locked_above or node.locked
+def _extend_node(program: Program, node, rest: tuple[str, ...], ext: n.ExtendBlock, lock: n.Node | None,
+                 depth: int):
+    """`lock` is the nearest locked score or group around `node`; `depth` counts the path parts walked."""
+    lock = node if node.locked else lock
+    locked = lock is not None
     if rest:
         names = [i.name for i in node.items if isinstance(i, n.Group)]
         for i, item in enumerate(node.items):
             if isinstance(item, n.Group) and item.name == rest[0]:
-                child = _extend_node(program, item, rest[1:], ext, locked)
+                child = _extend_node(program, item, rest[1:], ext, lock, depth + 1)
                 items = node.items[:i] + (child,) + node.items[i + 1:]
                 return dataclasses.replace(node, items=items)
-        raise LookupError(f"`{node.name}` has no group `{rest[0]}`", rest[0], names)
+        raise LookupError(f"`{node.name}` has no group `{rest[0]}`", rest[0], names, depth)
     changes: dict = {}
     if ext.share is not None and isinstance(node, n.Group):
         if node.share != ext.share:
-            program.replacements.append(Replacement(node, ext, locked, ext.share.span))
+            program.replacements.append(Replacement(node, ext, locked, ext.share.span, locked_by=lock,
+                                                    change="share"))
         changes["share"] = ext.share
     if ext.total is not None and isinstance(node, n.Score):
+        if node.total != ext.total:
+            program.replacements.append(Replacement(node, ext, locked, ext.total.span, locked_by=lock,
+                                                    change="total"))
         changes["total"] = ext.total
     if ext.missing is not None:
+        if node.missing != ext.missing:
+            program.replacements.append(Replacement(node, ext, locked, ext.span, locked_by=lock, change="missing"))
         changes["missing"] = ext.missing
     kept = [i for i in node.items if not ext.replace or getattr(i, "locked", False) or locked
             or isinstance(i, n.UseRating)]
     if ext.replace and locked and node.items:
-        program.replacements.append(Replacement(node, ext, True, ext.span))
+        program.replacements.append(Replacement(node, ext, True, ext.span, locked_by=lock, change="drop"))
     for item in ext.items:
         for j, old in enumerate(kept):
             if getattr(old, "name", None) == item.name and not isinstance(old, n.UseRating):
-                program.replacements.append(Replacement(old, item, locked or old.locked, item.span))
+                item_lock = old if old.locked else lock
+                program.replacements.append(Replacement(old, item, item_lock is not None, item.span,
+                                                        locked_by=item_lock))
                 kept[j] = item
                 break
         else:
             if locked:
-                program.replacements.append(Replacement(node, item, True, item.span))
+                program.replacements.append(Replacement(node, item, True, item.span, locked_by=lock, change="add"))
             kept.append(item)
     changes["items"] = tuple(kept)
     return dataclasses.replace(node, **changes)
@@ -314,7 +358,8 @@ def expand_paths(paths: list[str]) -> tuple[list[str], list[str]]:
     seen: set[str] = set()
     unique = []
     for f in files:
-        key = os.path.normpath(f)
+        # `a.kpi` and `/here/a.kpi` are one file, checked once.
+        key = os.path.abspath(f)
         if key not in seen:
             seen.add(key)
             unique.append(f)

@@ -1,13 +1,130 @@
-"""Checker pass: ratings."""
+"""Checker pass: rating blocks — one last `otherwise`, thresholds going down, quotas naming known levels.
+
+Duplicate level names and unknown levels in `override` are the names pass's findings.
+"""
 
 from __future__ import annotations
 
-from typing import Iterable
+import re
+from fractions import Fraction
+from typing import Iterable, Iterator
 
+from kpidsl import nodes as n
 from kpidsl.check import CheckContext
-from kpidsl.diagnostics import Diagnostic
+from kpidsl.check.tree import head_span, number, where
+from kpidsl.diagnostics import Diagnostic, did_you_mean
 from kpidsl.resolve import Program
+from kpidsl.source import Span
+
+# `quota excellent at most 20% of all per unit`: the share is taken of everyone the rating rates.
+QUOTA_OF_EVERYONE = "all"
 
 
 def run(program: Program, ctx: CheckContext) -> Iterable[Diagnostic]:
-    return ()
+    found: list[Diagnostic] = []
+    for rating in program.ratings.values():
+        _check_rating(rating, found)
+    return found
+
+
+def _check_rating(rating: n.Rating, found: list[Diagnostic]) -> None:
+    levels = [i for i in rating.items if isinstance(i, n.Level)]
+    names = list(dict.fromkeys(level.name for level in levels))
+    _check_fallback(rating, levels, found)
+    _check_thresholds(levels, found)
+    for quota in (i for i in rating.items if isinstance(i, n.Quota)):
+        if quota.level not in names:
+            found.append(_unknown_quota_level(quota.level, rating, names,
+                                              _word(quota.span, r"^quota\s+(\w+)")))
+        if quota.of not in names and quota.of != QUOTA_OF_EVERYONE:
+            found.append(_unknown_quota_level(quota.of, rating, names,
+                                              _word(quota.span, r"\bof\s+(\w+)\s+per\b"), of=True))
+
+
+def _check_fallback(rating: n.Rating, levels: list[n.Level], found: list[Diagnostic]) -> None:
+    fallbacks = [lv for lv in levels if lv.when is None]
+    if not fallbacks:
+        found.append(Diagnostic(
+            "KPI062", f"rating `{rating.name}` has no `otherwise` level", head_span(rating),
+            help="end the levels with one that everybody else gets, e.g. "
+                 "`not_completed \"Không hoàn thành nhiệm vụ\" otherwise`"))
+        return
+    first = fallbacks[0]
+    for extra in fallbacks[1:]:
+        found.append(Diagnostic(
+            "KPI062", f"rating `{rating.name}` has a second `otherwise` level, `{extra.name}`", extra.span,
+            notes=(f"the first is `{first.name}` at {where(first.span)}",),
+            help="keep one `otherwise` level, the last one"))
+    for level in levels[levels.index(first) + 1:]:
+        if level.when is not None:
+            found.append(Diagnostic(
+                "KPI060", f"level `{level.name}` comes after the `otherwise` level `{first.name}` and is never given",
+                level.span, help="`otherwise` takes everybody left, so it must be the last level"))
+
+
+def _check_thresholds(levels: list[n.Level], found: list[Diagnostic]) -> None:
+    """Levels are tried best first, so a level's score threshold may not exceed the one above it."""
+    above: tuple[n.Level, Fraction, n.Compare] | None = None
+    for level in levels:
+        if level.when is None:
+            break
+        conjuncts = [c for c in _conjuncts(level.when) if _threshold(c) is not None]
+        if not conjuncts:
+            continue
+        compare = max(conjuncts, key=lambda c: _threshold(c))
+        value = _threshold(compare)
+        if above is not None and value > above[1]:
+            prev, prev_value, prev_compare = above
+            found.append(Diagnostic(
+                "KPI060", f"level `{level.name}` needs score {_op(compare)} {number(value)}, more than "
+                          f"`{prev.name}` above it (score {_op(prev_compare)} {number(prev_value)})",
+                compare.span,
+                help="levels are tried from the top and the first that matches wins; "
+                     "list them from the highest score threshold to the lowest"))
+        above = (level, value, compare)
+
+
+def _conjuncts(expr: n.Expr) -> Iterator[n.Expr]:
+    if isinstance(expr, n.BoolOp) and expr.op == "and":
+        for operand in expr.operands:
+            yield from _conjuncts(operand)
+    else:
+        yield expr
+
+
+def _is_score(expr: n.Expr) -> bool:
+    return isinstance(expr, n.Name) and expr.parts == ("score",)
+
+
+def _threshold(expr: n.Expr) -> Fraction | None:
+    """N of a `score >= N` / `score > N` condition (or `N <= score`), else None."""
+    if not isinstance(expr, n.Compare):
+        return None
+    if _is_score(expr.left) and expr.op in (">=", ">") and isinstance(expr.right, n.Num):
+        return expr.right.value
+    if _is_score(expr.right) and expr.op in ("<=", "<") and isinstance(expr.left, n.Num):
+        return expr.left.value
+    return None
+
+
+def _op(compare: n.Compare) -> str:
+    return compare.op if _is_score(compare.left) else {"<=": ">=", "<": ">"}[compare.op]
+
+
+def _unknown_quota_level(name: str, rating: n.Rating, names: list[str], span: Span, of: bool = False) -> Diagnostic:
+    place = " as the level it counts" if of else ""
+    help = did_you_mean(name, names)
+    if help is None:
+        help = "the levels are " + ", ".join(f"`{x}`" for x in names) if names else "declare the levels first"
+        if of:
+            help += f"; `of {QUOTA_OF_EVERYONE}` counts everybody rated"
+    return Diagnostic("KPI061", f"quota names `{name}`{place}, which is not a level of rating `{rating.name}`",
+                      span, help=help)
+
+
+def _word(span: Span, pattern: str) -> Span:
+    """The span of the name `pattern` captures in a rating line (no strings can stand in the way there)."""
+    found = re.search(pattern, span.source.text[span.start:span.end])
+    if found is None:
+        return span
+    return span.source.span(span.start + found.start(1), span.start + found.end(1))
