@@ -1,0 +1,42 @@
+"""Golden data cases: tests/cases/data/<case>/ holds framework.kpi, data/ (the SOURCE folder),
+period.txt (`2025-Q3`, optionally followed by `reject-invalid`) and expected.txt: the rendered
+problems, then the row counts of each input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from conftest import CASES, compare_golden
+from kpidsl.engine.period import parse_period
+from kpidsl.engine.problems import DataLoad, render_problems
+from kpidsl.engine.sources import open_source
+from kpidsl.engine.validate import load_and_validate
+from kpidsl.resolve import Loader, resolve
+
+DATA_CASES = sorted(p for p in (CASES / "data").iterdir() if p.is_dir())
+
+
+def report(load: DataLoad) -> str:
+    lines = [render_problems(load) or "no problems\n", "counts:\n"]
+    for c in load.counts.values():
+        lines.append(f"  {c.input}: read {c.read}, used {c.used}, rejected {c.rejected}, "
+                     f"outside the period {c.outside_period}\n")
+    lines.append(f"ok: {'yes' if load.ok else 'no'}\n")
+    return "".join(lines)
+
+
+@pytest.mark.parametrize("case", DATA_CASES, ids=[p.name for p in DATA_CASES])
+def test_data_case(case: Path):
+    program, diags = resolve(str(case / "framework.kpi"), Loader())
+    assert program is not None and not [d for d in diags if d.is_error]
+    words = (case / "period.txt").read_text(encoding="utf-8").split()
+    load = load_and_validate(duckdb.connect(), program, open_source(str(case / "data")), parse_period(words[0]),
+                             reject_invalid="reject-invalid" in words[1:])
+    compare_golden(report(load), case / "expected.txt")
+
+
+def test_there_are_enough_cases():
+    assert len(DATA_CASES) >= 5
