@@ -141,6 +141,10 @@ class _Lower(Transformer):
         return n.Name(span=self._span(meta, children), parts=tuple(str(c) for c in children))
 
     path = qname
+    expect_path = qname
+
+    def expect_part(self, meta, children):
+        return children[0]
 
     def use(self, meta, children):
         path, alias = children
@@ -213,6 +217,11 @@ class _Lower(Transformer):
 
     def ref_type(self, meta, children):
         return n.FieldType(span=self._span(meta, children), base="ref", ref=str(children[0]))
+
+    def _operator(self, meta, children):
+        return str(children[0])
+
+    comp_op = bound_op = add_op = mul_op = _operator
 
     def bound(self, meta, children):
         op, value = children
