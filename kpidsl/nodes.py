@@ -212,7 +212,7 @@ class Field(Node):
     name: str
     label: str | None
     type: FieldType
-    default: Num | Text | DateLit | Bool | None = None
+    default: Num | Text | DateLit | Bool | Name | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -536,6 +536,13 @@ class Framework(Node):
     period: str | None = None
     rounding: Rounding | None = None
     comments: tuple[Comment, ...] = field(default=(), compare=False, repr=False)
+
+
+def enum_default(d: Node) -> str | None:
+    """The value of an enum field's default, written bare (`= planned`) or quoted."""
+    if isinstance(d, Text):
+        return d.value
+    return d.dotted if isinstance(d, Name) else None
 
 
 NAMED_DECLS = (Input, Measure, Scale, Score, Rating, Rollup)

@@ -125,15 +125,16 @@ cells = st.one_of(
     _s(n.NoneLit),
     names.map(lambda name: n.Name(span=SPAN, parts=(name,))),
 )
-literals = st.one_of(signed, _s(n.Text, value=label_text), _s(n.DateLit, value=dates), _s(n.Bool, value=st.booleans()))
+literals = st.one_of(signed, _s(n.Text, value=label_text), _s(n.DateLit, value=dates), _s(n.Bool, value=st.booleans()),
+                     _s(n.Name, parts=st.tuples(names)))
 
 
 # ---------------------------------------------------------------- declarations
 
-# `=` as a bound reads back only as the very first bound of a bands block: after a
-# number the lexer takes `=` for the `=` of a field default (`number >= 0 = 0`), so
-# generated bounds use the other comparisons (tests/cases/fmt covers `= N` first).
-bounds = _s(n.Bound, op=st.sampled_from([">=", "<=", "!=", ">", "<"]), value=signed)
+# A field's bounds use the four ordering comparisons (after a type, `=` starts the
+# default); a band's bounds may use any comparison.
+field_bounds = _s(n.Bound, op=st.sampled_from([">=", "<=", ">", "<"]), value=signed)
+bounds = _s(n.Bound, op=comp_ops, value=signed)
 
 
 @st.composite
@@ -150,7 +151,7 @@ def field_types(draw):
         return n.FieldType(span=SPAN, base="enum", values=tuple(values), optional=optional)
     if kind == "ref":
         return n.FieldType(span=SPAN, base="ref", ref=draw(names), optional=optional)
-    return n.FieldType(span=SPAN, base=base, bounds=tuple(draw(st.lists(bounds, max_size=2))), optional=optional)
+    return n.FieldType(span=SPAN, base=base, bounds=tuple(draw(st.lists(field_bounds, max_size=2))), optional=optional)
 
 
 fields = _s(n.Field, name=names, label=labels, type=field_types(), default=st.none() | literals)

@@ -360,15 +360,15 @@ def _fields(program: Program) -> Iterator[Diagnostic]:
 def _default(f: n.Field) -> Iterator[Diagnostic]:
     d, ft = f.default, f.type
     want = describe(field_type(f))
-    fits = {"text": n.Text, "ref": n.Text, "enum": n.Text, "number": n.Num, "integer": n.Num, "bool": n.Bool,
+    fits = {"text": n.Text, "ref": n.Text, "enum": (n.Text, n.Name), "number": n.Num, "integer": n.Num, "bool": n.Bool,
             "date": n.DateLit}.get(ft.base)
     if fits is not None and not isinstance(d, fits):
         yield _err(f"the default of `{f.name}` must be {want}, but `{text_of(d)}` is not", d,
                    f"give a default that is {want}, or none")
         return
-    if ft.base == "enum" and d.value not in ft.values:
-        yield _err(f"the default of `{f.name}` must be one of its values, but \"{d.value}\" is not", d,
-                   did_you_mean(d.value, ft.values) or f"`{f.name}` is one of: " + ", ".join(ft.values))
+    if ft.base == "enum" and n.enum_default(d) not in ft.values:
+        yield _err(f"the default of `{f.name}` must be one of its values, but `{n.enum_default(d)}` is not", d,
+                   did_you_mean(n.enum_default(d), ft.values) or f"`{f.name}` is one of: " + ", ".join(ft.values))
     if isinstance(d, n.Num):
         if ft.base == "integer" and d.value.denominator != 1:
             yield _err(f"the default of `{f.name}` must be a whole number, but `{text_of(d)}` is not", d,

@@ -144,8 +144,8 @@ def default_value(field: n.Field) -> Any | None:
         return None
     if base in ("text", "ref") and isinstance(d, n.Text):
         return d.value
-    if base == "enum" and isinstance(d, n.Text) and d.value in field.type.values:
-        return d.value
+    if base == "enum" and isinstance(d, (n.Text, n.Name)) and n.enum_default(d) in field.type.values:
+        return n.enum_default(d)
     if base == "number" and isinstance(d, n.Num):
         return exact_decimal(d.value)
     if base == "integer" and isinstance(d, n.Num) and d.value.denominator == 1:
