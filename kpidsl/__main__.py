@@ -2,4 +2,4 @@
 
 from kpidsl.cli import main
 
-main()
+main(prog_name="kpidsl")

@@ -67,22 +67,33 @@ def render_human(diag: Diagnostic, color: bool = False) -> str:
     span = diag.span
     head = (
         f"{style(f'{span.file}:{span.line}:{span.column}', bold=True)}: "
-        f"{style(f'{diag.severity}[{diag.code}]', fg=sev_color, bold=True)}: {diag.message}"
+        f"{style(f'{diag.severity}[{diag.code}]', fg=sev_color, bold=True)}: {_printable(diag.message)}"
     )
     lines = [head]
     text = span.source.line_text(span.line)
     if text or span.source.text:
-        shown = text.replace("\t", " ")
+        shown = _printable(text)
         gutter = f"{span.line} | "
         width = max(1, (span.end_column - span.column) if span.end_line == span.line else len(text) - span.column + 1)
-        caret = " " * (span.column - 1) + "^" * max(1, min(width, 80))
-        lines.append(style(gutter, fg="blue") + shown[:200])
+        # On a very long line show a window around the caret, not the line's start.
+        skip = span.column - 1 - 40 if span.column > 161 else 0
+        prefix = "..." if skip else ""
+        caret = " " * (len(prefix) + span.column - 1 - skip) + "^" * max(1, min(width, 80))
+        lines.append(style(gutter, fg="blue") + prefix + shown[skip:skip + 200])
         lines.append(" " * len(gutter) + style(caret, fg=sev_color, bold=True))
     for note in diag.notes:
-        lines.append(f"  note: {note}")
+        lines.append(f"  note: {_printable(note)}")
     if diag.help:
-        lines.append(f"  {style('help', fg='cyan', bold=True)}: {diag.help}")
+        lines.append(f"  {style('help', fg='cyan', bold=True)}: {_printable(diag.help)}")
     return "\n".join(lines)
+
+
+def _printable(text: str) -> str:
+    """Control characters quoted from a hostile file must not reach the terminal;
+    one character for one keeps a caret aligned."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else " " if ch == "\t" else "\ufffd" for ch in text)
 
 
 def to_json_obj(diag: Diagnostic) -> dict:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -17,7 +17,9 @@ from kpidsl.diagnostics import Diagnostic
 from kpidsl.nodes import Comment
 from kpidsl.source import SourceFile
 
-MAX_FILE_BYTES = 5 * 1024 * 1024
+# Parsing runs at a few hundred KB a second: 1 MiB keeps the worst case to seconds,
+# and is far more than any framework file needs.
+MAX_FILE_BYTES = 1024 * 1024
 MAX_TREE_DEPTH = 120
 
 
@@ -50,18 +52,37 @@ class _CommentSink:
         return token
 
 
+def cache_dir() -> Path | None:
+    """Where the parse tables are kept between runs, or None to rebuild them each time.
+
+    The cache is a pickle, and loading a pickle runs code: the folder must belong
+    to this user and be writable by no one else, or it is not used at all.
+    """
+    configured = os.environ.get("KPIDSL_CACHE_DIR")
+    try:
+        if configured:
+            folder = Path(configured)
+        elif os.environ.get("XDG_CACHE_HOME"):
+            folder = Path(os.environ["XDG_CACHE_HOME"]) / "kpidsl"
+        else:
+            folder = Path.home() / ".cache" / "kpidsl"
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        info = folder.stat()
+    except (OSError, RuntimeError):  # RuntimeError: no home directory to be found
+        return None
+    if hasattr(os, "getuid") and (info.st_uid != os.getuid() or info.st_mode & 0o022):
+        return None
+    return folder
+
+
 @lru_cache(maxsize=1)
 def parser() -> Lark:
     text = grammar_text()
     # lark's own cache keys on the grammar and options; a per-user file keeps
     # a cold `kpidsl check` from rebuilding LALR tables every time.
     digest = hashlib.sha256(text.encode()).hexdigest()[:16]
-    cache_dir = Path(os.environ.get("KPIDSL_CACHE_DIR", Path(tempfile.gettempdir()) / "kpidsl-cache"))
-    try:
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        cache: str | bool = str(cache_dir / f"grammar-{digest}.lark.cache")
-    except OSError:
-        cache = False
+    folder = cache_dir()
+    cache: str | bool = str(folder / f"grammar-{digest}.lark.cache") if folder else False
     return Lark(
         text,
         parser="lalr",
@@ -126,16 +147,20 @@ def _comment(source: SourceFile, token: Token) -> Comment:
     return Comment(str(token).rstrip(), token.line, token.column, own_line)
 
 
+_BRACKETS = re.compile(r"[()\[\]{}]")
+
+
 def _bracket_depth_error(source: SourceFile) -> Diagnostic | None:
     """Refuse absurd nesting before lark builds a tree for it (cheap, no recursion)."""
     depth = 0
-    for i, ch in enumerate(source.text):
-        if ch in "([{":
+    for match in _BRACKETS.finditer(source.text):
+        if match.group() in "([{":
             depth += 1
             if depth > MAX_TREE_DEPTH:
+                i = match.start()
                 return Diagnostic("KPI008", f"brackets nested more than {MAX_TREE_DEPTH} deep",
                                   source.span(i, i + 1), help="split the expression into named measures")
-        elif ch in ")]}":
+        else:
             depth = max(0, depth - 1)
     return None
 
@@ -158,8 +183,7 @@ def _tree_depth_error(source: SourceFile, tree: Tree) -> Diagnostic | None:
 _WORDS = {
     "NAME": "a name", "STRING": 'a quoted label such as "Khối lượng"', "NUMBER": "a number",
     "PERCENT": "a percentage such as 25%", "DATE": "a date such as 2025-07-01",
-    "PERIOD": "a period such as 2025-Q3", "INT": "a whole number", "COMP_OP": "a comparison such as >=",
-    "ADD_OP": "`+` or `-`", "MUL_OP": "`*` or `/`", "MINUS": "`-`", "OPTIONAL": "`?`",
+    "PERIOD": "a period such as 2025-Q3", "INT": "a whole number", "MINUS": "`-`", "OPTIONAL": "`?`",
 }
 
 # The construct a keyword opens, to name where the error is.

@@ -1,0 +1,290 @@
+"""The command line: reads arguments, calls the pipeline, prints, and chooses the exit code."""
+
+from __future__ import annotations
+
+import errno
+import os
+import sys
+from typing import TYPE_CHECKING, Any, Sequence
+
+import click
+
+from kpidsl import __version__
+
+if TYPE_CHECKING:  # the pipeline is imported inside each command, so `--help` and `--version` stay instant
+    from kpidsl.diagnostics import Diagnostic
+
+# Exit codes, the same for every command.
+EXIT_OK = 0
+EXIT_FINDINGS = 1
+EXIT_INPUT = 2
+
+# Findings that mean the input itself could not be read (not a framework problem): exit 2.
+UNREADABLE_CODES = frozenset({"KPI005", "KPI006", "KPI007", "KPI010"})
+
+ISSUE_HINT = "this is a bug in kpidsl; please report it with the command and the files that caused it"
+
+
+class _Group(click.Group):
+    """The command group, with a last-resort handler so no traceback ever reaches a user."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort,
+                SystemExit, KeyboardInterrupt):
+            raise
+        except OSError as err:
+            if err.errno == errno.EPIPE:
+                raise  # stdout closed early (`| head`): click exits quietly
+            self._internal_error(ctx, err)
+        except Exception as err:  # noqa: BLE001 - the one place every unexpected error is caught
+            self._internal_error(ctx, err)
+
+    @staticmethod
+    def _internal_error(ctx: click.Context, err: BaseException) -> None:
+        if os.environ.get("KPIDSL_DEBUG"):
+            raise err
+        click.echo(f"kpidsl: internal error: {type(err).__name__}: {err}", err=True)
+        click.echo(f"kpidsl: {ISSUE_HINT} (set KPIDSL_DEBUG=1 to see the traceback)", err=True)
+        ctx.exit(EXIT_INPUT)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="kpidsl", message="%(prog)s %(version)s")
+def main() -> None:
+    """kpidsl: KPI frameworks as plain text.
+
+    Exit codes: 0 clean, 1 findings (or changes with --check/--diff), 2 usage or input error.
+    """
+    import gc
+
+    # Parsing allocates many small objects and makes few cycles: collecting less
+    # often takes about 15% off checking a large framework set (bench/).
+    gc.set_threshold(200_000, 30, 30)
+
+
+# ---------------------------------------------------------------- check
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option("--format", "output_format", type=click.Choice(["human", "json", "github"]), default="human",
+              show_default=True, help="human-readable, one JSON document, or GitHub Actions annotations")
+@click.option("--strict", is_flag=True, help="warnings fail the check too")
+@click.option("--color/--no-color", default=None,
+              help="colour the human output (default: only when stdout is a terminal and NO_COLOR is unset)")
+def check(paths: tuple[str, ...], output_format: str, strict: bool, color: bool | None) -> None:
+    """Check framework files, and every *.kpi file below the folders given."""
+    from kpidsl.diagnostics import render_github, render_human, render_json, sorted_diagnostics
+    from kpidsl.pipeline import check_paths
+
+    report = check_paths(list(paths), strict=strict)
+    diags = sorted_diagnostics([*_path_problems(paths, report.files, report.missing_paths), *report.diagnostics])
+    files = list(report.files)
+
+    if output_format == "json":
+        click.echo(render_json(diags, files))
+    elif output_format == "github":
+        for d in diags:
+            click.echo(render_github(d))
+        click.echo(_summary(diags, len(files)), err=True)
+    else:
+        use_color = _want_color(color)
+        for d in diags:
+            click.echo(render_human(d, color=use_color), color=use_color)
+        click.echo(_summary(diags, len(files)))
+    sys.exit(_exit_code(diags))
+
+
+def _path_problems(paths: Sequence[str], files: Sequence[str], missing: Sequence[str]) -> list[Diagnostic]:
+    """A diagnostic for each path that names nothing to check."""
+    from kpidsl.diagnostics import Diagnostic
+    from kpidsl.source import unknown_span
+
+    found: list[Diagnostic] = []
+    for p in missing:
+        found.append(Diagnostic("KPI010", "no such file or folder", unknown_span(p),
+                                help="check the spelling of the path"))
+    for p in paths:
+        if os.path.isdir(p) and not any(_is_below(f, p) for f in files):
+            found.append(Diagnostic("KPI010", "this folder holds no `.kpi` files", unknown_span(p),
+                                    help="name a framework file or a folder that contains some"))
+    return found
+
+
+def _is_below(path: str, folder: str) -> bool:
+    return os.path.commonpath([os.path.abspath(path), os.path.abspath(folder)]) == os.path.abspath(folder)
+
+
+def _summary(diags: Sequence[Diagnostic], n_files: int) -> str:
+    errors = sum(d.is_error for d in diags)
+    warnings = len(diags) - errors
+    return f"{_plural(errors, 'error')}, {_plural(warnings, 'warning')} in {_plural(n_files, 'file')}"
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}" + ("" if count == 1 else "s")
+
+
+def _want_color(flag: bool | None, stream: Any = None) -> bool:
+    if flag is not None:
+        return flag
+    if os.environ.get("NO_COLOR"):
+        return False
+    stream = stream or sys.stdout
+    return bool(getattr(stream, "isatty", lambda: False)())
+
+
+def _exit_code(diags: Sequence[Diagnostic]) -> int:
+    if any(d.code in UNREADABLE_CODES for d in diags):
+        return EXIT_INPUT
+    if any(d.is_error for d in diags):
+        return EXIT_FINDINGS
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------- fmt
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(allow_dash=True))
+@click.option("--check", "check_only", is_flag=True, help="change nothing; exit 1 and list the files that would change")
+@click.option("--diff", "show_diff", is_flag=True, help="change nothing; print a unified diff; exit 1 if any")
+def fmt(paths: tuple[str, ...], check_only: bool, show_diff: bool) -> None:
+    """Format framework files in place (`-` formats stdin to stdout)."""
+    if "-" in paths:
+        if len(paths) > 1:
+            raise click.UsageError("`-` (stdin) cannot be combined with other paths")
+        sys.exit(_fmt_stdin(check_only, show_diff))
+
+    from kpidsl.resolve import expand_paths
+
+    files, missing = expand_paths(list(paths))
+    problems = _path_problems(paths, files, missing)
+    for d in problems:
+        _echo_diag(d)
+    changed: list[str] = []
+    failed = bool(problems)
+    for path in files:
+        outcome = _fmt_file(path, write=not (check_only or show_diff), show_diff=show_diff)
+        if outcome is None:
+            failed = True
+        elif outcome:
+            changed.append(path)
+            if check_only:
+                click.echo(f"would reformat {path}", err=True)
+            elif not show_diff:
+                click.echo(f"reformatted {path}", err=True)
+    verb = "would be reformatted" if (check_only or show_diff) else "reformatted"
+    click.echo(f"{_plural(len(changed), 'file')} {verb}, {len(files) - len(changed)} unchanged", err=True)
+    if failed:
+        sys.exit(EXIT_INPUT)
+    sys.exit(EXIT_FINDINGS if changed and (check_only or show_diff) else EXIT_OK)
+
+
+def _fmt_file(path: str, write: bool, show_diff: bool) -> bool | None:
+    """Format one file: True if it changes, False if it is already formatted, None if it cannot be formatted."""
+    from kpidsl.diagnostics import Diagnostic
+    from kpidsl.resolve import read_bytes
+    from kpidsl.source import unknown_span
+
+    data, problem = read_bytes(path)
+    if problem is not None or data is None:
+        if problem is not None:
+            _echo_diag(problem)
+        return None
+    text = _format_bytes(path, data)
+    if text is None:
+        return None
+    original, formatted = text
+    if formatted == original:
+        return False
+    if show_diff:
+        click.echo(_unified_diff(path, original, formatted), nl=False)
+    if write:
+        try:
+            _write_atomically(path, formatted)
+        except OSError as err:
+            _echo_diag(Diagnostic("KPI010", f"cannot write the file: {err.strerror or err}", unknown_span(path),
+                                  help="check the folder's permissions; the file was left as it was"))
+            return None
+    return True
+
+
+def _fmt_stdin(check_only: bool, show_diff: bool) -> int:
+    from kpidsl.parse import MAX_FILE_BYTES
+
+    stdin = getattr(sys.stdin, "buffer", sys.stdin)
+    data = stdin.read(MAX_FILE_BYTES + 1)
+    text = _format_bytes("<stdin>", data)
+    if text is None:
+        return EXIT_INPUT
+    original, formatted = text
+    if show_diff:
+        click.echo(_unified_diff("<stdin>", original, formatted), nl=False)
+    elif not check_only:
+        click.echo(formatted, nl=False)
+    if original != formatted and (check_only or show_diff):
+        if check_only:
+            click.echo("would reformat <stdin>", err=True)
+        return EXIT_FINDINGS
+    return EXIT_OK
+
+
+def _format_bytes(path: str, data: bytes) -> tuple[str, str] | None:
+    """(original text, formatted text), or None after printing why the file cannot be formatted."""
+    from kpidsl.fmt import format_text
+    from kpidsl.parse import decode
+
+    source, problem = decode(path, data)
+    if problem is not None:
+        _echo_diag(problem)
+        return None
+    formatted, diags = format_text(path, source.text)
+    for d in diags:
+        _echo_diag(d)
+    if formatted is None:
+        if not any(d.is_error for d in diags):
+            click.echo(f"{path}: cannot be formatted", err=True)
+        return None
+    return source.text, formatted
+
+
+def _unified_diff(path: str, before: str, after: str) -> str:
+    import difflib
+
+    lines = difflib.unified_diff(before.splitlines(keepends=True), after.splitlines(keepends=True),
+                                 fromfile=f"a/{path}", tofile=f"b/{path}")
+    # A last line without a newline would glue onto the next hunk header.
+    return "".join(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines)
+
+
+def _write_atomically(path: str, text: str) -> None:
+    """Temp file in the same folder, then rename over: a crash never leaves half a file."""
+    import tempfile
+
+    path = os.path.realpath(path)  # through a symlink to the file, leaving the link a link
+    folder = os.path.dirname(path)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(text.encode("utf-8"))
+            fh.flush()
+            os.fsync(fh.fileno())
+        try:
+            os.chmod(tmp, os.stat(path).st_mode & 0o7777)
+        except OSError:
+            pass  # keeping the mode is a courtesy; the content is what matters
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def _echo_diag(diag: Diagnostic) -> None:
+    from kpidsl.diagnostics import render_human
+
+    use_color = _want_color(None, sys.stderr)
+    click.echo(render_human(diag, color=use_color), err=True, color=use_color)
