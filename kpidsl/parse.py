@@ -14,6 +14,7 @@ from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 from kpidsl.diagnostics import Diagnostic
+from kpidsl.lex import KpiLexer
 from kpidsl.nodes import Comment
 from kpidsl.source import SourceFile
 
@@ -39,17 +40,6 @@ def grammar_text() -> str:
     if packaged.is_file():
         return packaged.read_text(encoding="utf-8")
     return (Path(__file__).resolve().parent.parent / "grammar" / "kpidsl.lark").read_text(encoding="utf-8")
-
-
-class _CommentSink:
-    """Lexer callback target; the parser is shared, so parse() swaps the list in."""
-
-    items: list[Token] = []
-
-    @classmethod
-    def take(cls, token: Token) -> Token:
-        cls.items.append(token)
-        return token
 
 
 def cache_dir() -> Path | None:
@@ -86,10 +76,9 @@ def parser() -> Lark:
     return Lark(
         text,
         parser="lalr",
-        lexer="contextual",
+        lexer=KpiLexer,
         propagate_positions=True,
         maybe_placeholders=True,
-        lexer_callbacks={"COMMENT": _CommentSink.take},
         cache=cache,
     )
 
@@ -128,13 +117,14 @@ def parse_source(source: SourceFile) -> Parsed:
     deep = _bracket_depth_error(source)
     if deep:
         return Parsed(source, None, (), (deep,))
-    _CommentSink.items = comments = []
+    lark = parser()
+    lark.parser.lexer.comments = comments = []
     try:
-        tree = parser().parse(source.text)
+        tree = lark.parse(source.text)
     except UnexpectedInput as err:
         return Parsed(source, None, (), (syntax_diagnostic(source, err),))
     finally:
-        _CommentSink.items = []
+        lark.parser.lexer.comments = None
     depth_error = _tree_depth_error(source, tree)
     if depth_error:
         return Parsed(source, None, (), (depth_error,))

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from lark import Token
 
 from kpidsl import nodes as n
-from kpidsl.parse import _CommentSink, grammar_text, parser
+from kpidsl.parse import grammar_text, parser
 from kpidsl.source import unknown_span
 
 SPAN = unknown_span("<generated>")
@@ -260,10 +260,5 @@ frameworks = _s(
 
 def token_spans(text: str) -> list[tuple[int, int]]:
     """(start, end) of every token of a framework text, exactly as the parser reads them."""
-    saved = _CommentSink.items
-    _CommentSink.items = []
-    try:
-        return [(t.start_pos, t.end_pos) for t in parser().parse_interactive(text).iter_parse()
-                if isinstance(t, Token) and t.start_pos is not None]
-    finally:
-        _CommentSink.items = saved
+    return [(t.start_pos, t.end_pos) for t in parser().parse_interactive(text).iter_parse()
+            if isinstance(t, Token) and t.start_pos is not None]

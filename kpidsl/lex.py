@@ -1,0 +1,110 @@
+"""Tokens: one compiled regex over the grammar's terminals, with soft keywords decided by the parser state.
+
+lark's own lexers spend most of a parse matching terminal by terminal; one
+master pattern is several times faster. Keywords stay soft: a word that spells
+a keyword becomes that keyword only where the parser can take it, otherwise it
+is a NAME (so a field may be called `score` or `period`). The same state test
+picks INT and PERIOD over NUMBER where the grammar wants them.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Iterator
+
+from lark import Token
+from lark.exceptions import UnexpectedCharacters
+from lark.lexer import Lexer, LexerState
+from lark.parsers.lalr_analysis import Shift
+
+_MASTER = re.compile(
+    r"""(?P<WS>\s+)
+      | (?P<COMMENT>\#[^\n]*)
+      | (?P<STRING>"(?:[^"\\\n]|\\["\\nt])*")
+      | (?P<DATE>\d{4}-\d{2}-\d{2}(?!\w))
+      | (?P<PERIOD>\d{4}-(?:Q[1-4]|\d{2})(?![\w-]))
+      | (?P<PERCENT>\d+(?:\.\d+)?%)
+      | (?P<NUMBER>\d+(?:\.\d+)?(?![\w.]))
+      | (?P<WORD>(?!\d)\w+)
+      | (?P<SYMBOL>->|>=|<=|!=|[=<>+\-*/(){}\[\],.:?|])
+    """,
+    re.VERBOSE,
+)
+_YEAR = re.compile(r"\d{4}")
+
+
+def _shiftable(parser_state, token_type: str) -> bool:
+    """Would the parser, from its current state, shift a token of this type (after any reductions)?"""
+    states = parser_state.parse_conf.states
+    stack = list(parser_state.state_stack)
+    while True:
+        action = states[stack[-1]].get(token_type)
+        if action is None:
+            return False
+        kind, arg = action
+        if kind is Shift:
+            return True
+        size = len(arg.expansion)
+        if size:
+            del stack[-size:]
+        stack.append(states[stack[-1]][arg.origin.name][1])
+
+
+class KpiLexer(Lexer):
+    """A lark custom lexer (interface 2: it sees the parser state)."""
+
+    __future_interface__ = 2
+
+    def __init__(self, lexer_conf) -> None:
+        self.keywords: dict[str, str] = {}
+        self.symbols: dict[str, str] = {}
+        for term in lexer_conf.terminals:
+            if term.pattern.type == "str":
+                value = term.pattern.value
+                (self.keywords if value.isidentifier() else self.symbols)[value] = term.name
+        self.comments: list[Token] | None = None
+
+    def lex(self, lexer_state: LexerState, parser_state) -> Iterator[Token]:
+        text = lexer_state.text.text
+        keywords, symbols = self.keywords, self.symbols
+        pos, line, line_start = 0, 1, 0
+        end = len(text)
+        match = _MASTER.match
+        while pos < end:
+            m = match(text, pos)
+            if m is None:
+                raise UnexpectedCharacters(text, pos, line, pos - line_start + 1, state=parser_state)
+            kind = m.lastgroup
+            value = m.group()
+            stop = m.end()
+            if kind == "WS":
+                newlines = value.count("\n")
+                if newlines:
+                    line += newlines
+                    line_start = pos + value.rfind("\n") + 1
+                pos = stop
+                continue
+            if kind == "WORD":
+                kind = keywords.get(value, "NAME")
+                if kind != "NAME" and not _shiftable(parser_state, kind) and _shiftable(parser_state, "NAME"):
+                    kind = "NAME"
+            elif kind == "SYMBOL":
+                kind = symbols[value]
+            elif kind == "NUMBER":
+                if not _shiftable(parser_state, "NUMBER"):
+                    if _shiftable(parser_state, "INT") and "." not in value:
+                        kind = "INT"
+                    elif _YEAR.fullmatch(value) and _shiftable(parser_state, "PERIOD"):
+                        kind = "PERIOD"
+            elif kind == "PERIOD" and not _shiftable(parser_state, "PERIOD"):
+                # `2025-09` outside a test's `period` is a number, then a minus.
+                kind, value = "NUMBER", value[:4]
+                stop = pos + 4
+            column = pos - line_start + 1
+            token = Token(kind, value, pos, line, column, line, column + (stop - pos), stop)
+            if kind == "COMMENT":
+                if self.comments is not None:
+                    self.comments.append(token)
+            else:
+                yield token
+            pos = stop
