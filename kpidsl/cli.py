@@ -73,12 +73,14 @@ def main() -> None:
 @click.option("--strict", is_flag=True, help="warnings fail the check too")
 @click.option("--color/--no-color", default=None,
               help="colour the human output (default: only when stdout is a terminal and NO_COLOR is unset)")
-def check(paths: tuple[str, ...], output_format: str, strict: bool, color: bool | None) -> None:
+@click.option("--no-cache", is_flag=True,
+              help="check every file afresh instead of reusing findings for files that did not change")
+def check(paths: tuple[str, ...], output_format: str, strict: bool, color: bool | None, no_cache: bool) -> None:
     """Check framework files, and every *.kpi file below the folders given."""
     from kpidsl.diagnostics import render_github, render_human, render_json, sorted_diagnostics
     from kpidsl.pipeline import check_paths
 
-    report = check_paths(list(paths), strict=strict)
+    report = check_paths(list(paths), strict=strict, cache=not no_cache)
     diags = sorted_diagnostics([*_path_problems(paths, report.files, report.missing_paths), *report.diagnostics])
     files = list(report.files)
 

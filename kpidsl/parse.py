@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -14,6 +13,7 @@ from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 from kpidsl.diagnostics import Diagnostic
+from kpidsl.cachedir import cache_dir
 from kpidsl.lex import KpiLexer
 from kpidsl.nodes import Comment
 from kpidsl.source import SourceFile
@@ -40,29 +40,6 @@ def grammar_text() -> str:
     if packaged.is_file():
         return packaged.read_text(encoding="utf-8")
     return (Path(__file__).resolve().parent.parent / "grammar" / "kpidsl.lark").read_text(encoding="utf-8")
-
-
-def cache_dir() -> Path | None:
-    """Where the parse tables are kept between runs, or None to rebuild them each time.
-
-    The cache is a pickle, and loading a pickle runs code: the folder must belong
-    to this user and be writable by no one else, or it is not used at all.
-    """
-    configured = os.environ.get("KPIDSL_CACHE_DIR")
-    try:
-        if configured:
-            folder = Path(configured)
-        elif os.environ.get("XDG_CACHE_HOME"):
-            folder = Path(os.environ["XDG_CACHE_HOME"]) / "kpidsl"
-        else:
-            folder = Path.home() / ".cache" / "kpidsl"
-        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        info = folder.stat()
-    except (OSError, RuntimeError):  # RuntimeError: no home directory to be found
-        return None
-    if hasattr(os, "getuid") and (info.st_uid != os.getuid() or info.st_mode & 0o022):
-        return None
-    return folder
 
 
 @lru_cache(maxsize=1)

@@ -12,6 +12,7 @@ from kpidsl import nodes as n
 from kpidsl.diagnostics import Diagnostic, did_you_mean
 from kpidsl.lower import lower
 from kpidsl.parse import MAX_FILE_BYTES, decode, parse_source
+from kpidsl.paths import expand_paths  # noqa: F401 - re-exported for callers
 from kpidsl.source import SourceFile, Span
 
 MAX_FILES = 2000
@@ -69,9 +70,11 @@ class Loader:
     def __init__(self, overrides: dict[str, bytes] | None = None) -> None:
         self.files: dict[str, LoadedFile] = {}
         self.overrides = overrides or {}
+        self.visited: list[str] = []  # every path asked for, in order (what a check depends on)
 
     def load(self, path: str) -> LoadedFile:
         key = os.path.normpath(path)
+        self.visited.append(path)
         if key not in self.files:
             if key in self.overrides:
                 self.files[key] = load_text(path, self.overrides[key])
@@ -342,25 +345,3 @@ def _extend_node(program: Program, node, rest: tuple[str, ...], ext: n.ExtendBlo
             kept.append(item)
     changes["items"] = tuple(kept)
     return dataclasses.replace(node, **changes)
-
-
-def expand_paths(paths: list[str]) -> tuple[list[str], list[str]]:
-    """Files named and `*.kpi` files below folders named, sorted; and the paths that do not exist."""
-    files: list[str] = []
-    missing: list[str] = []
-    for p in paths:
-        if os.path.isdir(p):
-            files.extend(sorted(str(f) for f in Path(p).rglob("*.kpi") if f.is_file()))
-        elif os.path.exists(p):
-            files.append(p)
-        else:
-            missing.append(p)
-    seen: set[str] = set()
-    unique = []
-    for f in files:
-        # `a.kpi` and `/here/a.kpi` are one file, checked once.
-        key = os.path.abspath(f)
-        if key not in seen:
-            seen.add(key)
-            unique.append(f)
-    return unique, missing

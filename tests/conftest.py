@@ -24,6 +24,20 @@ def compare_golden(actual: str, expected_path: Path) -> None:
     assert actual == expected_path.read_text(encoding="utf-8")
 
 
+@pytest.fixture(autouse=True, scope="session")
+def private_cache(tmp_path_factory):
+    """Tests never read or fill the user's cache of parse tables and check results."""
+    folder = tmp_path_factory.mktemp("kpidsl-cache")
+    folder.chmod(0o700)
+    saved = os.environ.get("KPIDSL_CACHE_DIR")
+    os.environ["KPIDSL_CACHE_DIR"] = str(folder)
+    yield folder
+    if saved is None:
+        os.environ.pop("KPIDSL_CACHE_DIR", None)
+    else:
+        os.environ["KPIDSL_CACHE_DIR"] = saved
+
+
 @pytest.fixture
 def in_dir(monkeypatch):
     def enter(path: Path) -> None:

@@ -151,7 +151,7 @@ def test_usage_errors_exit_2(runner, args):
 def test_unexpected_error_is_a_short_message_not_a_traceback(runner, tree, monkeypatch):
     import kpidsl.pipeline
 
-    def explode(paths, strict=False):
+    def explode(paths, strict=False, cache=False):
         raise RuntimeError("boom")
 
     monkeypatch.setattr(kpidsl.pipeline, "check_paths", explode)
