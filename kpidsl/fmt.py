@@ -39,9 +39,9 @@ Layout rules (docs/fmt-notes.md says the same for readers):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from fractions import Fraction
 
 from kpidsl import nodes as n
+from kpidsl.decimals import decimal_text
 from kpidsl.diagnostics import Diagnostic
 from kpidsl.lower import lower
 from kpidsl.parse import parse_source
@@ -619,23 +619,7 @@ def _num(num: n.Num) -> str:
     if num.text:
         return num.text
     value = num.value * 100 if num.unit == "percent" else num.value
-    sign, value = ("-", -value) if value < 0 else ("", value)
-    return sign + _decimal(value) + ("%" if num.unit == "percent" else "")
-
-
-def _decimal(value: Fraction) -> str:
-    if value.denominator == 1:
-        return str(value.numerator)
-    den, twos, fives = value.denominator, 0, 0
-    while den % 2 == 0:
-        den, twos = den // 2, twos + 1
-    while den % 5 == 0:
-        den, fives = den // 5, fives + 1
-    if den != 1:
-        return f"{value.numerator}/{value.denominator}"
-    places = max(twos, fives)
-    digits = str(value.numerator * 10 ** places // value.denominator).rjust(places + 1, "0")
-    return digits[:-places] + "." + digits[-places:]
+    return decimal_text(value) + ("%" if num.unit == "percent" else "")
 
 
 def _cell(cell: object) -> str:

@@ -24,6 +24,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
+from kpidsl.decimals import decimal_text
 from kpidsl.engine.problems import DataFile, DataProblem
 from kpidsl.engine.sql import WORK_SCHEMA, Params, ident, qualified
 
@@ -140,7 +141,7 @@ def cell_text(value: Any) -> str | None:
     if isinstance(value, decimal.Decimal):
         return format(value, "f")
     if isinstance(value, Fraction):
-        return _fraction_text(value)
+        return decimal_text(value)
     if isinstance(value, datetime.datetime):
         if value.time() == datetime.time(0) and value.tzinfo is None:
             return value.date().isoformat()
@@ -148,24 +149,6 @@ def cell_text(value: Any) -> str | None:
     if isinstance(value, (datetime.date, datetime.time)):
         return value.isoformat()
     return str(value)
-
-
-def _fraction_text(value: Fraction) -> str:
-    """Exact decimal text when the fraction has one (1/4 -> 0.25), else `n/d` (not a number to the loader)."""
-    den, twos, fives = value.denominator, 0, 0
-    while den % 2 == 0:
-        den, twos = den // 2, twos + 1
-    while den % 5 == 0:
-        den, fives = den // 5, fives + 1
-    if den != 1:
-        return f"{value.numerator}/{value.denominator}"
-    places = max(twos, fives)
-    scaled = value * 10 ** places
-    text = str(abs(scaled.numerator))
-    if places:
-        text = text.rjust(places + 1, "0")
-        text = f"{text[:-places]}.{text[-places:]}"
-    return ("-" if value < 0 else "") + text
 
 
 # ---------------------------------------------------------------- staging helpers
