@@ -1,0 +1,90 @@
+"""The plan: the SQL steps that score one period (and roll periods up), in an order that respects every dependency.
+
+A Plan is plain data: each Step is one statement with its bound parameters and
+the rules of the framework it implements (each with its source Span), so a
+reader can go from any table the engine builds back to the lines that define it.
+Steps that compute several rules of one entity in one pass (a *stage*) list all
+of them; a `levels` step repeats its body once per depth of the unit tree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from kpidsl.source import Span
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One rule of the framework that a step computes: what it is, where it is written, the SQL of its value."""
+
+    kind: str          # measure | score | rating | rollup | scan | base | results
+    name: str
+    span: Span | None
+    sql: str = ""      # the expressions it adds (for reading the plan), not executed on its own
+
+
+@dataclass(frozen=True)
+class Step:
+    """One statement: it creates `creates` from the tables in `reads`, with `params` bound by name."""
+
+    name: str
+    kind: str          # base | scan | stage | results | capture | levels | rollup
+    sql: str
+    params: dict[str, Any] = field(default_factory=dict)
+    entity: str | None = None
+    creates: str | None = None
+    reads: tuple[str, ...] = ()
+    rules: tuple[Rule, ...] = ()
+    # A `levels` step: run `body` once per depth of the unit tree, leaves first ("down", reading
+    # children) or the root first ("up", reading the parent), with $level bound to the depth.
+    body: tuple[Step, ...] = ()
+    direction: str | None = None
+
+    @property
+    def span(self) -> Span | None:
+        """The source of the (first) rule this step implements."""
+        return next((r.span for r in self.rules if r.span is not None), None)
+
+
+@dataclass(frozen=True)
+class RollupPlan:
+    """How the results of a longer period (`per year`) are built from the framework's periods."""
+
+    per: str                  # the longer period kind: year, quarter
+    names: tuple[str, ...]    # the rollups computed
+    capture: tuple[Step, ...]  # after each period: keep its results in the period results table
+    steps: tuple[Step, ...]   # over the whole longer period: the rollups' frames
+    results: tuple[Step, ...]  # the result tables of the rollup run
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything needed to score a period: setup, the scoring steps, and the result tables."""
+
+    period_kind: str | None
+    rounding: tuple[int, str]
+    setup: tuple[Step, ...]
+    steps: tuple[Step, ...]
+    results: tuple[Step, ...]
+    rollups: tuple[RollupPlan, ...] = ()
+    inputs: tuple[str, ...] = ()       # the inputs read, each as a view in the source schema
+    period_inputs: tuple[tuple[str, str], ...] = ()   # (input, its `period by` date column)
+
+    def all_steps(self) -> list[Step]:
+        out: list[Step] = [*self.setup, *self.steps, *self.results]
+        for rollup in self.rollups:
+            out.extend([*rollup.capture, *rollup.steps, *rollup.results])
+        return out
+
+    def describe(self) -> str:
+        """The plan as text: one line per step and its rules, for reading and debugging."""
+        lines = []
+        for step in self.all_steps():
+            where = f"  ({step.span.file}:{step.span.line})" if step.span is not None else ""
+            lines.append(f"{step.kind:8} {step.name}{where}")
+            for rule in step.rules:
+                at = f"{rule.span.file}:{rule.span.line}" if rule.span is not None else "-"
+                lines.append(f"           {rule.kind} {rule.name} @ {at}")
+        return "\n".join(lines)
