@@ -13,12 +13,28 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@
 
+# The example quarters in examples/ were written by bench/gen_data.py (see docs/tutorial.md).
+DEMO := out/demo
+
 demo: $(VENV)/.installed
 	$(BIN)/kpidsl check --strict frameworks/
 	$(BIN)/kpidsl fmt --check frameworks/
+	$(BIN)/kpidsl run frameworks/central/central.kpi --data examples/quarter-2025-Q3 --period 2025-Q3 \
+		--out $(DEMO)/central
+	$(BIN)/kpidsl run frameworks/units/administration.kpi --data examples/quarter-2025-Q4 --period 2025-Q4 \
+		--out $(DEMO)/administration
+	$(BIN)/kpidsl explain $(DEMO)/central --id p19
+	@echo
+	@echo "Central frame, 2025-Q3:        $(DEMO)/central (tables, manifest.json, evidence/)"
+	@echo "  HTML summary:                 $(DEMO)/central/report.html"
+	@echo "Administration office, 2025-Q4: $(DEMO)/administration"
+	@echo "  HTML summary:                 $(DEMO)/administration/report.html"
+	@echo "Explain any result:             $(BIN)/kpidsl explain $(DEMO)/central --id u2"
 
+# The frameworks' own `test` blocks run after the unit tests; a failing one fails the target.
 test: $(VENV)/.installed
 	$(BIN)/python -m pytest
+	$(BIN)/kpidsl test frameworks/
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info

@@ -290,3 +290,136 @@ def _echo_diag(diag: Diagnostic) -> None:
 
     use_color = _want_color(None, sys.stderr)
     click.echo(render_human(diag, color=use_color), err=True, color=use_color)
+
+
+# ---------------------------------------------------------------- test
+
+@main.command("test")
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option("--color/--no-color", default=None,
+              help="colour the output (default: only when stdout is a terminal and NO_COLOR is unset)")
+def test_command(paths: tuple[str, ...], color: bool | None) -> None:
+    """Run the `test` blocks of framework files, and of every *.kpi file below the folders given."""
+    from kpidsl.diagnostics import render_human, sorted_diagnostics
+    from kpidsl.testing import run_paths
+
+    use_color = _want_color(color)
+    run = run_paths(list(paths))
+    for d in sorted_diagnostics(run.diagnostics):
+        click.echo(render_human(d, color=use_color), color=use_color)
+    for outcome in run.outcomes:
+        span = outcome.test.span
+        word = "ok  " if outcome.passed else "FAIL"
+        mark = click.style(word, fg="green" if outcome.passed else "red", bold=True) if use_color else word
+        click.echo(f"{mark} {span.file}:{span.line}: {outcome.test.label}", color=use_color)
+        for d in outcome.failures:
+            click.echo(render_human(d, color=use_color), color=use_color)
+    click.echo(run.summary())
+    sys.exit(run.exit_code)
+
+
+# ---------------------------------------------------------------- run
+
+def _formats(ctx: click.Context, param: click.Parameter, value: str) -> tuple[str, ...]:
+    from kpidsl.results import FORMATS
+
+    chosen = tuple(dict.fromkeys(part.strip().lower() for part in value.split(",") if part.strip()))
+    unknown = [f for f in chosen if f not in FORMATS]
+    if unknown or not chosen:
+        raise click.BadParameter(f"{unknown[0] if unknown else value!r} is not a format; "
+                                 f"give one or more of {', '.join(FORMATS)}, separated by commas")
+    return chosen
+
+
+@main.command()
+@click.argument("framework", type=click.Path())
+@click.option("--data", "data", required=True, type=click.Path(),
+              help="the period's data: a folder with one file per input, or a DuckDB database")
+@click.option("--period", required=True, help="the period to score: 2025-Q3, 2025-09 or 2025")
+@click.option("--out", "out", required=True, type=click.Path(),
+              help="the folder to write the results to (replaced as a whole when the run succeeds)")
+@click.option("--format", "formats", default="csv,parquet", show_default=True, callback=_formats,
+              help="table formats, comma-separated: csv, parquet, json, xlsx")
+@click.option("--reject-invalid", is_flag=True,
+              help="leave rows with problems out (listed in rejects.csv) instead of stopping")
+@click.option("--quiet", "-q", is_flag=True, help="print nothing when the run succeeds")
+def run(framework: str, data: str, period: str, out: str, formats: tuple[str, ...], reject_invalid: bool,
+        quiet: bool) -> None:
+    """Score a period's data with a framework and write the results, a report and a manifest."""
+    from kpidsl.pipeline import RUN_DATA, RUN_FRAMEWORK, RUN_INPUT, run_framework
+
+    def stage(name: str) -> None:
+        click.echo(f"kpidsl: {name}…", err=True)
+
+    show = not quiet and _stderr_is_terminal()  # stage lines are for a person watching, never for a log
+    report = run_framework(framework, data, period, out, formats, reject_invalid, stage if show else None)
+    for d in report.diagnostics:
+        if d.is_error or not quiet:
+            _echo_diag(d)
+    if report.outcome == RUN_FRAMEWORK:
+        if report.message:
+            click.echo(f"kpidsl: {report.message}", err=True)
+        else:
+            click.echo(f"kpidsl: {_summary(report.diagnostics, 1)}; the framework cannot be run", err=True)
+        sys.exit(EXIT_FINDINGS)
+    if report.outcome == RUN_INPUT:
+        if report.message:
+            click.echo(f"kpidsl: {report.message}", err=True)
+        sys.exit(EXIT_INPUT)
+    if report.outcome == RUN_DATA:
+        click.echo(report.problems, err=True, nl=False)
+        click.echo("kpidsl: the data has problems; nothing was written"
+                   + ("" if reject_invalid else " (--reject-invalid leaves bad rows out)"), err=True)
+        sys.exit(EXIT_INPUT)
+    if not quiet:
+        click.echo(_run_summary(report))
+    sys.exit(EXIT_OK)
+
+
+def _stderr_is_terminal() -> bool:
+    return bool(getattr(sys.stderr, "isatty", lambda: False)())
+
+
+def _run_summary(report: Any) -> str:
+    manifest = report.manifest
+    scored: dict[str, int] = {}
+    errors = 0
+    for row in manifest.results:
+        scored[row.entity] = scored.get(row.entity, 0) + row.count
+        errors += row.count if row.status == "error" else 0
+    people = scored.get("people", 0)
+    units = scored.get("units", 0)
+    words = [f"{people} {'person' if people == 1 else 'people'}", _plural(units, "unit")]
+    rejected = sum(r.rejected for r in manifest.data.rows)
+    text = f"{manifest.period.label}: {' and '.join(words)}"
+    if errors:
+        text += f", {_plural(errors, 'result')} with status error"
+    if manifest.data.reject_invalid:
+        text += f", {_plural(rejected, 'row')} rejected"
+    return f"{text}; wrote {_plural(len(manifest.outputs) + 1, 'file')} to {report.out_dir}"
+
+
+# ---------------------------------------------------------------- explain
+
+@main.command()
+@click.argument("folder", type=click.Path())
+@click.option("--id", "entity_id", required=True, help="the id of the person or unit")
+@click.option("--score", "score", default=None, help="only the result of this score (or roll-up)")
+@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="a readable tree, or one JSON document (schema in docs/cli.md)")
+def explain(folder: str, entity_id: str, score: str | None, output_format: str) -> None:
+    """Explain a result of an earlier run from its output folder, line by line."""
+    from kpidsl.explain import ExplainError, explain as explain_result, render_text
+
+    try:
+        answer = explain_result(folder, entity_id, score)
+    except ExplainError as err:
+        click.echo(f"kpidsl: {err.message}", err=True)
+        if err.help:
+            click.echo(f"  help: {err.help}", err=True)
+        sys.exit(EXIT_INPUT)
+    if output_format == "json":
+        click.echo(answer.to_json())
+    else:
+        click.echo(render_text(answer), nl=False)
+    sys.exit(EXIT_OK)

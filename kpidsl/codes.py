@@ -59,12 +59,12 @@ CODES: dict[str, tuple[str, str]] = {
     "KPI090": (ERROR, "value may be missing without a policy"),
     # tests
     "KPI095": (ERROR, "invalid test data"),
+    "KPI096": (ERROR, "test expectation not met"),
     # lints
     "KPI100": (WARNING, "unused input"),
     "KPI101": (WARNING, "unused scale"),
     "KPI102": (WARNING, "unused measure"),
     "KPI103": (WARNING, "unused rating"),
-    "KPI104": (WARNING, "framework has no test"),
 }
 
 

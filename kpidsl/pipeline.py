@@ -1,9 +1,12 @@
-"""The one place the stages are chained: paths -> load -> parse -> lower -> resolve -> check."""
+"""The one place the stages are chained: paths -> load -> parse -> lower -> resolve -> check,
+and for a run: check -> load and validate the data -> score -> write the outputs."""
 
 from __future__ import annotations
 
+import os
+import shutil
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from kpidsl.diagnostics import Diagnostic, sorted_diagnostics
 
@@ -80,3 +83,221 @@ def _remembered(folder, path: str) -> list[Diagnostic] | None:
     from kpidsl import check_cache
 
     return check_cache.lookup(folder, path)
+
+
+# ---------------------------------------------------------------- run: check -> load -> score -> write
+
+RUN_OK = "ok"
+RUN_FRAMEWORK = "framework"  # the framework has errors (or the engine cannot run one of its rules)
+RUN_INPUT = "input"          # an argument or a file cannot be used
+RUN_DATA = "data"            # the data has problems
+
+# Diagnostics that mean the framework file itself could not be read (an input error, not a finding).
+_UNREADABLE = frozenset({"KPI005", "KPI006", "KPI007", "KPI010"})
+
+
+@dataclass(frozen=True)
+class RunReport:
+    """What a run did: its outcome and, depending on it, the diagnostics, the message, the data problems
+    or the manifest of the files written."""
+
+    outcome: str
+    diagnostics: tuple[Diagnostic, ...] = ()
+    message: str = ""
+    problems: str = ""
+    manifest: Any = None  # kpidsl.manifest.Manifest when the outputs were written
+    out_dir: str | None = None
+
+
+def run_framework(framework: str, data: str, period: str, out: str, formats: Sequence[str] = ("csv", "parquet"),
+                  reject_invalid: bool = False, progress: Callable[[str], None] | None = None) -> RunReport:
+    """Check the framework, load and validate the period's data, score it, and write every output to `out`.
+
+    Nothing is written unless everything succeeds; `out` is then replaced as a whole (see `publish`).
+    """
+    from kpidsl.engine.period import parse_period
+    from kpidsl.engine.sources import SourceError, open_source
+    from kpidsl.results import FORMATS as OUTPUT_FORMATS
+
+    say = progress or (lambda _stage: None)
+    try:
+        the_period = parse_period(period)
+    except ValueError as err:
+        return RunReport(RUN_INPUT, message=f"--period: {err}")
+    bad = [f for f in formats if f not in OUTPUT_FORMATS]
+    if bad:
+        return RunReport(RUN_INPUT, message=f"--format: unknown format {bad[0]!r}; "
+                                            f"choose from {', '.join(OUTPUT_FORMATS)}")
+    try:
+        source = open_source(data)
+    except SourceError as err:
+        return RunReport(RUN_INPUT, message=f"--data: {err}")
+    problem = out_problem(out)
+    if problem:
+        return RunReport(RUN_INPUT, message=f"--out: {problem}")
+
+    say("checking the framework")
+    program, diags = check_file(framework)
+    diags = sorted_diagnostics(diags)
+    if any(d.code in _UNREADABLE for d in diags):
+        return RunReport(RUN_INPUT, tuple(diags))
+    if program is None or any(d.is_error for d in diags):
+        return RunReport(RUN_FRAMEWORK, tuple(diags))
+    warnings = tuple(diags)
+    mismatch = _period_mismatch(program, the_period)
+    if mismatch:
+        return RunReport(RUN_INPUT, warnings, message=f"--period: {mismatch}")
+
+    import duckdb
+
+    from kpidsl.engine.problems import render_problems
+    from kpidsl.engine.validate import load_and_validate
+    from kpidsl.results import OutputError
+
+    con = duckdb.connect()
+    try:
+        say(f"loading data for {the_period.label}")
+        load = load_and_validate(con, program, source, the_period, reject_invalid)
+        if not load.ok:
+            return RunReport(RUN_DATA, warnings, problems=render_problems(load))
+        say("scoring")
+        failure = _score(con, program, the_period)
+        if failure:
+            return RunReport(RUN_FRAMEWORK, warnings, message=failure)
+        say(f"writing {out}")
+        try:
+            manifest = write_run(con, program, load, data, the_period, out, formats)
+        except (OSError, OutputError) as err:
+            why = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
+            where = f" ({err.filename})" if isinstance(err, OSError) and err.filename else ""
+            return RunReport(RUN_INPUT, warnings, message=f"cannot write the outputs: {why}{where}; "
+                                                          f"{out} was left as it was")
+    finally:
+        con.close()
+    return RunReport(RUN_OK, warnings, manifest=manifest, out_dir=out)
+
+
+def _period_mismatch(program: Program, period: Any) -> str | None:
+    """Why the framework cannot score `period`: it is not the framework's kind of period, nor a longer one
+    that a `rollup ... per <kind>` builds from the framework's periods."""
+    from kpidsl.engine.period import KINDS
+
+    kind = program.root.period
+    if kind is None or period.kind == kind:
+        return None
+    name = program.root.id
+    if KINDS.index(period.kind) < KINDS.index(kind):
+        return f"{name} scores each {kind}; {period.label} is a {period.kind}, shorter than that"
+    if not any(r.per == period.kind for r in program.rollups.values()):
+        return (f"{name} scores each {kind}; {period.label} is a {period.kind} and {name} declares no "
+                f"`rollup ... per {period.kind}` to build it from its {kind}s")
+    return None
+
+
+def _score(con: Any, program: Program, period: Any) -> str | None:
+    """Fill the `results` tables; the reason when the engine cannot score this framework."""
+    from kpidsl.check import CheckContext
+    from kpidsl.check.scope import scope_of
+    from kpidsl.engine.execute import EngineError, score_period
+
+    try:
+        score_period(con, program, scope_of(CheckContext(program)), period)
+    except EngineError as err:
+        return f"cannot score the period: {err}"
+    return None
+
+
+def write_run(con: Any, program: Program, load: Any, data: str, period: Any, out: str,
+              formats: Sequence[str]) -> Any:
+    """Write every output into a fresh folder next to `out`, then put it in place; returns the manifest."""
+    from kpidsl import __version__, manifest as mf
+    from kpidsl.engine.problems import write_rejects
+    from kpidsl.report import report_data, write_report
+    from kpidsl.results import framework_evidence, write_evidence, write_tables
+
+    staging = _staging_folder(out)
+    try:
+        evidence = framework_evidence(program)
+        names: list[str] = []
+        if load.reject_invalid:
+            write_rejects(con, load, os.path.join(staging, "rejects.csv"))
+            names.append("rejects.csv")
+        names += write_tables(con, staging, evidence, formats)
+        names += write_evidence(con, staging, evidence)
+        manifest = mf.Manifest(engine=mf.Engine(version=__version__), framework=mf.framework_info(program),
+                               period=mf.period_info(period), data=mf.data_info(data, load),
+                               results=mf.result_counts(con), quota=mf.quota_decisions(con))
+        write_report(os.path.join(staging, "report.html"), report_data(con, manifest, evidence))
+        names.append("report.html")
+        manifest = manifest.model_copy(update={"outputs": mf.output_files(staging, names)})
+        with open(os.path.join(staging, mf.MANIFEST_FILE), "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(manifest.to_json())
+        publish(staging, out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return manifest
+
+
+def out_problem(out: str) -> str | None:
+    """Why `out` cannot receive a run's outputs, if it cannot.
+
+    An existing folder is replaced only when it is empty or holds an earlier run
+    (a kpidsl manifest), so a mistyped --out never deletes someone's files.
+    """
+    from kpidsl.manifest import is_run_folder
+
+    if os.path.lexists(out) and not os.path.isdir(out):
+        return f"{out} exists and is not a folder"
+    if os.path.islink(out):
+        return f"{out} is a symbolic link; name the folder itself"
+    if os.path.isdir(out):
+        try:
+            empty = not os.listdir(out)
+        except OSError as err:
+            return f"cannot read the folder {out}: {err.strerror or err}"
+        if not empty and not is_run_folder(out):
+            return (f"{out} holds files that kpidsl did not write (no manifest.json of an earlier run); "
+                    "name a new folder or an earlier run's folder")
+    return None
+
+
+def _staging_folder(out: str) -> str:
+    """A new, private folder next to `out` (same file system, so renaming it is atomic)."""
+    import tempfile
+
+    target = os.path.abspath(out)
+    parent = os.path.dirname(target)
+    os.makedirs(parent, exist_ok=True)
+    staging = tempfile.mkdtemp(prefix=f".{os.path.basename(target)}.tmp-", dir=parent)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(staging, 0o777 & ~umask)  # mkdtemp makes it private; the result should look like any new folder
+    return staging
+
+
+def publish(staging: str, out: str) -> None:
+    """Put the finished `staging` folder at `out`; an earlier `out` is moved aside first and deleted last.
+
+    If the final rename fails the earlier folder is put back, so `out` is always either
+    the complete earlier run or the complete new one.
+    """
+    import tempfile
+
+    target = os.path.abspath(out)
+    problem = out_problem(target)
+    if problem:
+        raise OSError(problem)
+    if not os.path.lexists(target):
+        os.rename(staging, target)
+        return
+    holder = tempfile.mkdtemp(prefix=f".{os.path.basename(target)}.old-", dir=os.path.dirname(target))
+    old = os.path.join(holder, os.path.basename(target))
+    os.rename(target, old)
+    try:
+        os.rename(staging, target)
+    except BaseException:
+        os.rename(old, target)
+        shutil.rmtree(holder, ignore_errors=True)
+        raise
+    shutil.rmtree(holder, ignore_errors=True)

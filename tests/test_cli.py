@@ -100,7 +100,7 @@ def warning_pass(monkeypatch) -> None:
     import kpidsl.check as check
 
     def one_warning(program, ctx):
-        yield Diagnostic("KPI104", "framework has no test", program.root.span, help="add a `test` block")
+        yield Diagnostic("KPI100", "input `x` is never used", program.root.span, help="remove it")
 
     monkeypatch.setattr(check, "_passes", lambda: (one_warning,))
 
@@ -195,11 +195,11 @@ def test_warnings_pass_unless_strict(runner, tree, monkeypatch):
     warning_pass(monkeypatch)
     relaxed = runner.invoke(cli.main, ["check", "clean"])
     assert relaxed.exit_code == 0
-    assert "warning[KPI104]" in relaxed.stdout
+    assert "warning[KPI100]" in relaxed.stdout
     assert relaxed.stdout.splitlines()[-1] == "0 errors, 1 warning in 1 file"
     strict = runner.invoke(cli.main, ["check", "--strict", "clean"])
     assert strict.exit_code == 1
-    assert "error[KPI104]" in strict.stdout
+    assert "error[KPI100]" in strict.stdout
     assert strict.stdout.splitlines()[-1] == "1 error, 0 warnings in 1 file"
 
 
