@@ -102,7 +102,8 @@ class _Lower(Transformer):
         try:
             value = datetime.date.fromisoformat(str(token))
         except ValueError:
-            self._error("KPI032", f"`{token}` is not a calendar date", span, help="write dates as YYYY-MM-DD")
+            self._error("KPI032", f"`{token}` is not a calendar date", span,
+                        help="check the month (01-12) and the day of the month; dates are written YYYY-MM-DD")
             value = datetime.date(1970, 1, 1)
         return n.DateLit(span=span, value=value)
 
@@ -133,7 +134,8 @@ class _Lower(Transformer):
         places, mode = children
         span = self._span(meta, children)
         if int(places) > 10:
-            self._error("KPI032", "rounding to more than 10 places is not supported", span)
+            self._error("KPI032", "rounding to more than 10 places is not supported", span,
+                        help="scores are published with a few decimals; `rounding 2` is the usual choice")
         mode_name = self._choice(mode, ROUNDING_MODES, "rounding mode") or "half_up"
         return "rounding", n.Rounding(span=span, places=int(places), mode=mode_name), span
 
@@ -534,7 +536,8 @@ class _Lower(Transformer):
         num, den = children
         span = self._span(meta, children)
         if Fraction(str(den)) == 0:
-            self._error("KPI032", "a fraction cannot have 0 below the line", span)
+            self._error("KPI032", "a fraction cannot have 0 below the line", span,
+                        help="write the share as a fraction such as 1/3, or as a percentage")
             value = Fraction(0)
         else:
             value = Fraction(str(num)) / Fraction(str(den))

@@ -16,6 +16,8 @@ from kpidsl.paths import expand_paths  # noqa: F401 - re-exported for callers
 from kpidsl.source import SourceFile, Span
 
 MAX_FILES = 2000
+# `use` is followed depth-first; this bounds the recursion (and no real frame set is this deep).
+MAX_USE_DEPTH = 64
 
 
 @dataclass(frozen=True)
@@ -195,7 +197,12 @@ def _collect_uses(lf: LoadedFile, loader: Loader, stack: list[str], seen: set[st
                                                  "other in a circle"))
                 continue
             if len(seen) >= MAX_FILES:
-                diags.append(Diagnostic("KPI015", f"more than {MAX_FILES} files are used", decl.span))
+                diags.append(Diagnostic("KPI015", f"more than {MAX_FILES} files are used", decl.span,
+                                        help="a framework set this large is likely a mistake in `use` paths"))
+                return
+            if len(stack) > MAX_USE_DEPTH:
+                diags.append(Diagnostic("KPI015", f"`use` goes more than {MAX_USE_DEPTH} files deep", decl.span,
+                                        help="let a frame use the files it needs directly, not through a long chain"))
                 return
             if os.path.isdir(target):
                 diags.append(Diagnostic("KPI011", f"used file `{decl.path}` is a folder", decl.span,

@@ -264,3 +264,14 @@ def test_token_soup_never_crashes(words):
     loader = Loader(overrides={"soup.kpi": text.encode()})
     _, diags = check_file("soup.kpi", loader)
     assert all(d.code.startswith("KPI") for d in diags)
+
+
+def test_a_very_long_use_chain_is_refused_not_a_recursion_error(tmp_path):
+    from kpidsl.pipeline import check_paths
+
+    for i in range(300):
+        (tmp_path / f"f{i}.kpi").write_text(f'framework f{i}\nuse "f{i + 1}.kpi"\n', encoding="utf-8")
+    (tmp_path / "f300.kpi").write_text("framework f300\n", encoding="utf-8")
+    report = check_paths([str(tmp_path / "f0.kpi")])
+    assert [d.code for d in report.diagnostics if d.is_error] == ["KPI015"]
+    assert "64 files deep" in report.diagnostics[0].message
