@@ -81,15 +81,24 @@ def final_frame(fr: Frame, units: Frame | None, name: str) -> Step:
                 reads=tuple([fr.base, *tables]))
 
 
-def insert(name: str, selects: list[str], params: Params, rules: tuple[Rule, ...] = ()) -> Step:
+def insert(name: str, selects: list[str], params: Params, rules: tuple[Rule, ...] = ()) -> list[Step]:
+    """The rows of a result table, gathered unordered into a work table first, then inserted in order.
+
+    Sorting the union of many wide scans in one statement does not spill to disk (under a memory
+    limit it runs out of memory at a million people); sorting a plain table does.
+    """
     from kpidsl.compile import bind
 
     cols = ", ".join(ident(c) for c, _ in TABLES[name])
     if not selects:
-        return Step(f"results {name}", "results", f"SELECT 1 WHERE FALSE", rules=rules)
+        return [Step(f"results {name}", "results", f"SELECT 1 WHERE FALSE", rules=rules)]
     union = " UNION ALL ".join(f"({s})" for s in selects)
-    sql = f"INSERT INTO {table(name)} SELECT {cols} FROM ({union}) AS r ORDER BY {ORDER[name]}"
-    return Step(f"results {name}", "results", sql, bind(sql, params), creates=table(name), rules=rules)
+    rows = work_table(f"results:{name}")
+    gather = f"CREATE OR REPLACE TABLE {rows} AS SELECT * FROM ({union}) AS r"
+    sql = f"INSERT INTO {table(name)} SELECT {cols} FROM {rows} ORDER BY {ORDER[name]}"
+    return [Step(f"results {name} rows", "results", gather, bind(gather, params), creates=rows, rules=rules),
+            Step(f"results {name}", "results", sql, creates=table(name), reads=(rows,), rules=rules),
+            Step(f"results {name} done", "results", f"DROP TABLE {rows}")]
 
 
 def period_results(pc: PlanCompiler) -> list[Step]:
@@ -100,31 +109,31 @@ def period_results(pc: PlanCompiler) -> list[Step]:
         finals[e] = work_table(f"{e}:final")
         out.append(final_frame(fr, pc.frames.get("units"), finals[e]))
     params = Params("r")
-    out.append(insert("entities", [_entities(pc, e, finals[e], params) for e in pc.entities], params))
+    out.extend(insert("entities", [_entities(pc, e, finals[e], params) for e in pc.entities], params))
     params = Params("r")
     selects = []
     for score in pc.p.scores.values():
         cols = pc.score_cols.get(score.name)
         if cols is not None and score.entity in finals:
             selects.extend(_items(cols, finals[score.entity], params))
-    out.append(insert("items", selects, params))
+    out.extend(insert("items", selects, params))
     params = Params("r")
     selects = []
     for measure in pc.p.measures.values():
         info = pc.measure_cols.get(measure.name)
         if info is not None and measure.entity in finals:
             selects.append(_measure(measure, info, finals[measure.entity], params))
-    out.append(insert("measures", selects, params))
+    out.extend(insert("measures", selects, params))
     params = Params("r")
     selects = []
     for key, cols in pc.rating_cols.items():
         selects.extend(rating_steps(cols, finals[cols.entity], params))
-    out.append(insert("rating_steps", selects, params))
+    out.extend(insert("rating_steps", selects, params))
     params = Params("r")
     selects = []
     for key, cols in pc.rating_cols.items():
         selects.extend(quota_rows(cols, finals[cols.entity], params))
-    out.append(insert("quota", selects, params))
+    out.extend(insert("quota", selects, params))
     return out
 
 

@@ -267,21 +267,21 @@ def _results(pc: PlanCompiler, frames, rollups, rating_cols, measures: set[str])
     params = Params("r")
     selects = [_entities_rollup(pc, r, rating_cols.get(r.name), finals[r.entity], params) for r in rollups
                if r.entity in finals]
-    out.append(insert("entities", selects, params))
+    out.extend(insert("entities", selects, params))
     params = Params("r")
     selects = [_measure(pc.p.measures[m], pc.measure_cols[m], finals[pc.p.measures[m].entity], params)
                for m in pc.p.measures if m in measures and m in pc.measure_cols]
-    out.append(insert("measures", selects, params))
+    out.extend(insert("measures", selects, params))
     params = Params("r")
     selects = []
     for cols in rating_cols.values():
         selects.extend(rating_steps(cols, finals[cols.entity], params))
-    out.append(insert("rating_steps", selects, params))
+    out.extend(insert("rating_steps", selects, params))
     params = Params("r")
     selects = []
     for cols in rating_cols.values():
         selects.extend(quota_rows(cols, finals[cols.entity], params))
-    out.append(insert("quota", selects, params))
+    out.extend(insert("quota", selects, params))
     cols = ", ".join(ident(c) for c, _ in TABLES["periods"])
     out.append(Step("results periods", "results",
                     f"INSERT INTO {table('periods')} SELECT {cols} FROM {PERIOD_RESULTS} "

@@ -154,7 +154,8 @@ def run_framework(framework: str, data: str, period: str, out: str, formats: Seq
     from kpidsl.engine.validate import load_and_validate
     from kpidsl.results import OutputError
 
-    con = duckdb.connect()
+    work = _work_folder(out)
+    con = duckdb.connect(config={"memory_limit": RUN_MEMORY_LIMIT, "temp_directory": work})
     try:
         say(f"loading data for {the_period.label}")
         load = load_and_validate(con, program, source, the_period, reject_invalid)
@@ -174,7 +175,29 @@ def run_framework(framework: str, data: str, period: str, out: str, formats: Seq
                                                           f"{out} was left as it was")
     finally:
         con.close()
+        shutil.rmtree(work, ignore_errors=True)
     return RunReport(RUN_OK, warnings, manifest=manifest, out_dir=out)
+
+
+RUN_MEMORY_LIMIT = "1GB"
+"""DuckDB's memory for a run: past it, the work and result tables spill to a folder on disk, so the
+run's memory stays about the same from a hundred thousand people to a million (about 1.2 GB)."""
+
+
+def _work_folder(out: str) -> str:
+    """A new, private folder for DuckDB's spilled tables: next to `out` when that folder exists (a disk
+    the outputs fit on, unlike a temp folder that may live in memory), else in the temp folder."""
+    import tempfile
+
+    target = os.path.abspath(out)
+    parent = os.path.dirname(target)
+    prefix = f".{os.path.basename(target)}.work-"
+    if os.path.isdir(parent):
+        try:
+            return tempfile.mkdtemp(prefix=prefix, dir=parent)
+        except OSError:
+            pass  # a folder we cannot write to: the outputs will say so; spill to the temp folder meanwhile
+    return tempfile.mkdtemp(prefix=prefix)
 
 
 def _period_mismatch(program: Program, period: Any) -> str | None:
