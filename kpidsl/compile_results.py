@@ -16,34 +16,14 @@ from kpidsl.compile_rating import RatingCols, level_reason, levels_of
 from kpidsl.compile_score import ScoreCols
 from kpidsl.engine.sql import Params, ident, qualified
 from kpidsl.plan import Rule, Step
+from kpidsl.results import DEC, OPTIONAL_TABLES, RESULT_TABLES, RESULTS_SCHEMA
 
 if TYPE_CHECKING:  # pragma: no cover
     from kpidsl.compile import PlanCompiler
 
-RESULTS = "results"
-DEC = "DECIMAL(38,12)"
-
-TABLES: dict[str, list[tuple[str, str]]] = {
-    "entities": [("entity", "VARCHAR"), ("id", "VARCHAR"), ("score_name", "VARCHAR"), ("status", "VARCHAR"),
-                 ("score", DEC), ("rating", "VARCHAR"), ("rating_label", "VARCHAR"), ("rating_before", "VARCHAR"),
-                 ("unit_id", "VARCHAR"), ("reason", "VARCHAR")],
-    "items": [("entity", "VARCHAR"), ("id", "VARCHAR"), ("score_name", "VARCHAR"), ("path", "VARCHAR"),
-              ("parent_path", "VARCHAR"), ("kind", "VARCHAR"), ("label", "VARCHAR"), ("value", DEC),
-              ("credit", DEC), ("weight", DEC), ("budget", DEC), ("contribution", DEC),
-              ("missing_policy", "VARCHAR"), ("scale", "VARCHAR"), ("line", "INTEGER"), ("file", "VARCHAR"),
-              ("value_text", "VARCHAR")],
-    "measures": [("entity", "VARCHAR"), ("id", "VARCHAR"), ("name", "VARCHAR"), ("value", DEC),
-                 ("rows_total", "BIGINT"), ("rows_matched", "BIGINT"), ("value_text", "VARCHAR")],
-    "rating_steps": [("entity", "VARCHAR"), ("id", "VARCHAR"), ("score_name", "VARCHAR"), ("step", "VARCHAR"),
-                     ("from_level", "VARCHAR"), ("to_level", "VARCHAR"), ("reason", "VARCHAR"),
-                     ("line", "INTEGER"), ("file", "VARCHAR")],
-    "quota": [("rating", "VARCHAR"), ("level", "VARCHAR"), ("of_level", "VARCHAR"), ("group_key", "VARCHAR"),
-              ("allowed", "BIGINT"), ("holders", "BIGINT"), ("resolution", "VARCHAR"), ("kept", "VARCHAR[]"),
-              ("moved", "VARCHAR[]")],
-    # Not part of the core contract: a roll-up run's per-period results.
-    "periods": [("period", "VARCHAR"), ("entity", "VARCHAR"), ("id", "VARCHAR"), ("score_name", "VARCHAR"),
-                ("status", "VARCHAR"), ("score", DEC), ("rating", "VARCHAR"), ("reason", "VARCHAR")],
-}
+RESULTS = RESULTS_SCHEMA
+# The contract itself lives with the code that writes it out (kpidsl/results.py), defined once.
+TABLES = {**RESULT_TABLES, **OPTIONAL_TABLES}
 
 ORDER = {
     "entities": "entity, id, score_name",
