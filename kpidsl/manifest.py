@@ -8,13 +8,14 @@ the same inputs give the same manifest wherever and whenever they are run.
 from __future__ import annotations
 
 import datetime
-import hashlib
 import json
 import os
 from pathlib import Path
 from typing import Any, Sequence
 
 from pydantic import BaseModel, ConfigDict
+
+from kpidsl.engine.sources import sha256_of
 
 MANIFEST_FILE = "manifest.json"
 MANIFEST_VERSION = 1
@@ -127,16 +128,6 @@ class Manifest(_Model):
         return json.dumps(self.model_dump(mode="json"), ensure_ascii=False, indent=2) + "\n"
 
 
-def sha256_file(path: str) -> tuple[str, int]:
-    digest = hashlib.sha256()
-    size = 0
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            digest.update(chunk)
-            size += len(chunk)
-    return digest.hexdigest(), size
-
-
 def _relative(path: str, base: str) -> str:
     return Path(os.path.relpath(os.path.abspath(path), base)).as_posix()
 
@@ -149,7 +140,7 @@ def framework_info(program: Any) -> FrameworkInfo:
     files = []
     for path in program.files:
         fw = by_file.get(os.path.normpath(path))
-        digest, size = sha256_file(path)
+        digest, size = sha256_of(path)
         files.append(FrameworkFile(path=_relative(path, base), sha256=digest, size=size,
                                    id=fw.id if fw else None, title=fw.title if fw else None,
                                    version=fw.version if fw else None, effective=fw.effective if fw else None))
@@ -195,7 +186,7 @@ def quota_decisions(con: Any) -> list[QuotaDecision]:
 def output_files(folder: str, names: Sequence[str]) -> list[OutputFile]:
     out = []
     for name in sorted(names):
-        digest, size = sha256_file(os.path.join(folder, name))
+        digest, size = sha256_of(os.path.join(folder, name))
         out.append(OutputFile(name=name, sha256=digest, size=size))
     return out
 
