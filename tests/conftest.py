@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import gc
 import os
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 CASES = Path(__file__).parent / "cases"
 ROOT = Path(__file__).parent.parent
@@ -36,6 +38,19 @@ def private_cache(tmp_path_factory):
         os.environ.pop("KPIDSL_CACHE_DIR", None)
     else:
         os.environ["KPIDSL_CACHE_DIR"] = saved
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def _restore_gc_threshold():
+    """The CLI tunes the garbage collector for its own short life; the test session keeps its own."""
+    saved = gc.get_threshold()
+    yield
+    gc.set_threshold(*saved)
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import json
 import os
 import random
@@ -61,19 +60,6 @@ CASES: dict[str, tuple[bytes, str, int]] = {
     "not-a-framework": (b"SELECT * FROM people;\n", "KPI001", 1),
     "control-character": (HEAD.encode() + b"measure x for people = 1 \x1b[2J\n", "KPI004", 1),
 }
-
-
-@pytest.fixture
-def runner() -> CliRunner:
-    return CliRunner()
-
-
-@pytest.fixture(autouse=True)
-def _restore_gc_threshold():
-    """The CLI tunes the garbage collector for its own short life; the test session keeps its own."""
-    saved = gc.get_threshold()
-    yield
-    gc.set_threshold(*saved)
 
 
 def run_check(runner: CliRunner, *args: str):

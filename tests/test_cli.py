@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import json
 import os
 import shutil
@@ -69,19 +68,6 @@ score staff for people {
 JSON_KEYS = {"version", "files", "summary", "diagnostics"}
 DIAG_KEYS = {"code", "severity", "message", "file", "line", "column", "end_line", "end_column",
              "source_line", "help", "notes"}
-
-
-@pytest.fixture
-def runner() -> CliRunner:
-    return CliRunner()
-
-
-@pytest.fixture(autouse=True)
-def _restore_gc_threshold():
-    """The CLI tunes the garbage collector for its own short life; the test session keeps its own."""
-    saved = gc.get_threshold()
-    yield
-    gc.set_threshold(*saved)
 
 
 @pytest.fixture
