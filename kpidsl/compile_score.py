@@ -24,6 +24,8 @@ from kpidsl.check.scope import scale_body, walk
 from kpidsl.engine import decimal_sql as D
 from kpidsl.engine.sql import ident
 
+SETTLE_PLACES = 9
+
 
 @dataclass
 class ItemCols:
@@ -115,7 +117,10 @@ class ScoreCompiler:
         if root.any_child is not None:
             self.reasons.append((f"NOT {root.any_child}", "the score has no value: every criterion is missing"))
         exact = self._phase2(root, (total, ()))
-        rounded = ec.lift(self.rel, ec.round_to(self.rel, exact, ec.places), "s")
+        # Divisions carry 12 places, so a score that is exactly half-way (85.725) can arrive as
+        # 85.724999999999; settling it at 9 places first lets the published rounding see the tie.
+        settled = ec.round_to(self.rel, exact, SETTLE_PLACES, "half_up") if ec.places < SETTLE_PLACES else exact
+        rounded = ec.lift(self.rel, ec.round_to(self.rel, settled, ec.places), "s")
         self._measure_failures()
         reason_parts = [f"CASE WHEN {cond} THEN {ec.param(self.rel, text, 'text').sql} END"
                         for cond, text in self.reasons]

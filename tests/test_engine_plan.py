@@ -166,6 +166,34 @@ score s for people {{
         assert Fraction(got[f"p{i}"]) == round_fraction(kept, 2, mode), (mode, v, got[f"p{i}"])
 
 
+def test_a_score_exactly_half_way_rounds_as_exact_arithmetic_says(tmp_path):
+    # v / 3 * 3 is v exactly, but v / 3 is carried to 12 places: 70.015 / 3 * 3 arrives as
+    # 70.014999999999. Half-up of the exact 70.015 is 70.02, and that is what must be published.
+    program = write(tmp_path, """framework t "T" period quarter rounding 2 half_up
+input units key unit_id {
+  unit_id: text
+}
+input people key person_id {
+  person_id: text
+  unit_id: ref units
+  v: number
+}
+units from units
+people from people member of unit_id
+score s for people {
+  criterion a points 100 = v / 3 * 3
+}
+""")
+    values = ["70.015", "70.025", "69.995", "12.345"]
+    con, data = run_in_memory(program, {
+        "units": (["unit_id"], [["u"]]),
+        "people": (["person_id", "unit_id", "v"], [[f"p{i}", "u", v] for i, v in enumerate(values)]),
+    }, "2025-Q1")
+    got = dict(con.execute("SELECT id, score FROM results.entities WHERE entity = 'people'").fetchall())
+    assert [Fraction(got[f"p{i}"]) for i in range(len(values))] == [
+        Fraction("70.02"), Fraction("70.03"), Fraction("70.00"), Fraction("12.35")]
+
+
 # ---------------------------------------------------------------- the frameworks' own test blocks
 
 def _cell(c):
