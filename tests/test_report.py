@@ -93,14 +93,14 @@ def test_summary_lists_and_quota(page):
 
 def test_rating_chart_bars_are_proportional(page):
     people = page[page.index('<h2 id="people">'):page.index('<h2 id="quota">')]
-    bars = re.findall(r'<text x="0" y="\d+">([^<]*)</text>\n<rect class="bar" x="270" y="\d+" width="(\d+)"', people)
+    bars = re.findall(r'<text x="0" y="\d+">([^<]*)</text>\n<rect class="bar" x="340" y="\d+" width="(\d+)"', people)
     # Levels best first, then the unrated: top 1 (p2), good 3 (p1, p3, the hostile one), not rated 2 (p5, p6).
     assert bars == [("Top (top)", "120"), ("Good (good)", "360"), ("not rated", "240")]
 
 
 def test_score_histogram_bins_by_share_of_the_total(page):
     people = page[page.index('<h2 id="people">'):page.index('<h2 id="quota">')]
-    heights = re.findall(r'<rect class="bar" x="\d+" y="\d+" width="38" height="(\d+)">', people)
+    heights = re.findall(r'<rect class="bar" x="\d+" y="\d+" width="50" height="(\d+)">', people)
     # 70.40 and 70 fall in 70–80%, 100 and 95.80 in 90–100%: two bins of two, drawn full height.
     assert heights == ["0"] * 7 + ["120", "0", "120"]
 
