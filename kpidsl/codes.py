@@ -60,6 +60,7 @@ CODES: dict[str, tuple[str, str]] = {
     # tests
     "KPI095": (ERROR, "invalid test data"),
     "KPI096": (ERROR, "test expectation not met"),
+    "KPI097": (ERROR, "cannot be scored"),
     # lints
     "KPI100": (WARNING, "unused input"),
     "KPI101": (WARNING, "unused scale"),

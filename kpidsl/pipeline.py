@@ -163,6 +163,8 @@ def run_framework(framework: str, data: str, period: str, out: str, formats: Seq
             return RunReport(RUN_DATA, warnings, problems=render_problems(load))
         say("scoring")
         failure = _score(con, program, the_period)
+        if isinstance(failure, Diagnostic):
+            return RunReport(RUN_FRAMEWORK, (*warnings, failure))
         if failure:
             return RunReport(RUN_FRAMEWORK, warnings, message=failure)
         say(f"writing {out}")
@@ -217,8 +219,12 @@ def _period_mismatch(program: Program, period: Any) -> str | None:
     return None
 
 
-def _score(con: Any, program: Program, period: Any) -> str | None:
-    """Fill the `results` tables; the reason when the engine cannot score this framework."""
+def _score(con: Any, program: Program, period: Any) -> Diagnostic | str | None:
+    """Fill the `results` tables; why not, when the engine cannot score this framework.
+
+    A failure tied to a rule of the framework is a Diagnostic at that rule; one that
+    is not (no period at all) is a plain message.
+    """
     from kpidsl.check import CheckContext
     from kpidsl.check.scope import scope_of
     from kpidsl.engine.execute import EngineError, score_period
@@ -226,7 +232,11 @@ def _score(con: Any, program: Program, period: Any) -> str | None:
     try:
         score_period(con, program, scope_of(CheckContext(program)), period)
     except EngineError as err:
-        return f"cannot score the period: {err}"
+        if err.span is None:
+            return f"cannot score the period: {err}"
+        return Diagnostic("KPI097", f"cannot score the period here: {err.message}", err.span,
+                          help="values this large or this shape cannot be computed exactly; check the data "
+                               "this rule reads, or write the rule differently")
     return None
 
 

@@ -329,3 +329,39 @@ def test_a_year_rolled_up_from_quarters(tmp_path, monkeypatch):
             "score >= 70 and count(periods where rating = not_completed) = 0\n") in explained.stdout
     manifest = json.loads((tmp_path / "year" / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["framework"]["root"] == "central.kpi" and manifest["period"]["kind"] == "year"
+
+
+HUGE = """framework demo "Huge values"
+  period quarter
+
+input units key unit_id {
+  unit_id: text
+}
+
+input people key person_id {
+  person_id: text
+  unit_id: ref units
+  v: number
+}
+
+units from units
+people from people member of unit_id
+
+score staff for people {
+  criterion a points 100 = v * v
+}
+"""
+
+
+def test_a_rule_the_engine_cannot_compute_is_a_diagnostic_at_that_rule(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    Path("main.kpi").write_text(HUGE, encoding="utf-8")
+    Path("data").mkdir()
+    Path("data/units.csv").write_text("unit_id\nu1\n", encoding="utf-8")
+    Path("data/people.csv").write_text("person_id,unit_id,v\np1,u1,1000000000000000\n", encoding="utf-8")
+    result = CliRunner().invoke(cli.main, ["run", "main.kpi", "--data", "data", "--period", "2025-Q3",
+                                           "--out", "out"])
+    assert result.exit_code == 1
+    assert "main.kpi:17:1: error[KPI097]: cannot score the period here: " in result.stderr
+    assert "17 | score staff for people {" in result.stderr and "  help: " in result.stderr
+    assert not Path("out").exists()
