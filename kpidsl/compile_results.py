@@ -62,23 +62,19 @@ def final_frame(fr: Frame, units: Frame | None, name: str) -> Step:
 
 
 def insert(name: str, selects: list[str], params: Params, rules: tuple[Rule, ...] = ()) -> list[Step]:
-    """The rows of a result table, gathered unordered into a work table first, then inserted in order.
+    """The rows of a result table, inserted straight from the final frames.
 
-    Sorting the union of many wide scans in one statement does not spill to disk (under a memory
-    limit it runs out of memory at a million people); sorting a plain table does.
+    Not sorted: a result table is a set, and everything that reads one (the output files,
+    the evidence, explain, the report, `kpidsl test`) orders its rows by their keys.
     """
     from kpidsl.compile import bind
 
     cols = ", ".join(ident(c) for c, _ in TABLES[name])
     if not selects:
-        return [Step(f"results {name}", "results", f"SELECT 1 WHERE FALSE", rules=rules)]
+        return [Step(f"results {name}", "results", "SELECT 1 WHERE FALSE", rules=rules)]
     union = " UNION ALL ".join(f"({s})" for s in selects)
-    rows = work_table(f"results:{name}")
-    gather = f"CREATE OR REPLACE TABLE {rows} AS SELECT * FROM ({union}) AS r"
-    sql = f"INSERT INTO {table(name)} SELECT {cols} FROM {rows} ORDER BY {ORDER[name]}"
-    return [Step(f"results {name} rows", "results", gather, bind(gather, params), creates=rows, rules=rules),
-            Step(f"results {name}", "results", sql, creates=table(name), reads=(rows,), rules=rules),
-            Step(f"results {name} done", "results", f"DROP TABLE {rows}")]
+    sql = f"INSERT INTO {table(name)} SELECT {cols} FROM ({union}) AS r"
+    return [Step(f"results {name}", "results", sql, bind(sql, params), creates=table(name), rules=rules)]
 
 
 def period_results(pc: PlanCompiler) -> list[Step]:

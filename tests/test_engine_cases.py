@@ -92,7 +92,7 @@ def _entities(con, case: Path) -> None:
     with open(case / "expected" / "entities.csv", encoding="utf-8", newline="") as fh:
         rows = list(csv.DictReader(fh))
     got = con.execute("SELECT entity, id, score_name, status, score, rating, rating_before, unit_id, reason "
-                      "FROM results.entities").fetchall()
+                      "FROM results.entities ORDER BY entity, id, score_name NULLS FIRST").fetchall()
     cols = ["entity", "id", "score_name", "status", "score", "rating", "rating_before", "unit_id", "reason"]
     assert len(got) == len(rows), f"{len(got)} entities, expected {len(rows)}: {got}"
     for want, have in zip(rows, got):

@@ -143,7 +143,8 @@ TABLES = ("entities", "items", "measures", "rating_steps", "quota")
 
 
 def everything(con) -> dict:
-    return {t: con.execute(f"SELECT * FROM results.{t}").fetchall() for t in TABLES}
+    # A result table is a set of rows: compare them in one total order.
+    return {t: con.execute(f"SELECT * FROM results.{t} ORDER BY ALL").fetchall() for t in TABLES}
 
 
 @SETTINGS
