@@ -33,6 +33,9 @@ class Rel:
     reads: set[str] = field(default_factory=set)                # tables read
     kinds: dict[str, tuple] = field(default_factory=dict)       # computed column -> (kind, levels)
     uid: int = 0                                                # tells relations apart (ids are reused)
+    # While set, every column added is computed only on the rows where this boolean column holds
+    # (NULL elsewhere): a score's columns cost nothing for the people another score variant takes.
+    guard: str | None = None
 
     def __post_init__(self) -> None:
         self.uid = next(_serial)
@@ -70,6 +73,9 @@ class Rel:
         """Compute `name` in the lowest layer above everything it reads."""
         if name in self.layer_of:
             raise AssertionError(f"column {name!r} is computed twice")
+        if self.guard is not None:
+            sql = f"CASE WHEN {ident(self.guard)} THEN {sql} END"
+            deps = [*deps, self.guard]
         level = max((self.layer_of.get(d, -1) for d in deps), default=-1) + 1
         while len(self.layers) <= level:
             self.layers.append([])

@@ -112,6 +112,16 @@ class ScoreCompiler:
             sql = f"coalesce({mine.sql}, FALSE)" + (f" AND NOT ({taken})" if taken else "")
             on = V(f"({sql})", "bool", _deps([mine, *tests]))
         self.on = self.col("on", on)
+        self.rel.guard = self.prefix + "on"
+        try:
+            self._compile_on()
+        finally:
+            self.rel.guard = None
+        return self.out
+
+    def _compile_on(self) -> None:
+        """Everything of the score after `on`: computed only for the entities this score takes."""
+        ec = self.ec
         total = score_total(self.score)
         root = self._phase1(self.score, "", None, total, self.score.missing, None)
         if root.any_child is not None:
@@ -137,7 +147,6 @@ class ScoreCompiler:
                                     status.deps | rounded.deps))
         self._phase3(root, score)
         self._collect(root)
-        return self.out
 
     def _collect(self, node: _Node) -> None:
         """The items of the score, each group before what it holds."""
