@@ -255,8 +255,8 @@ def write_run(con: Any, program: Program, load: Any, data: str, period: Any, out
         if load.reject_invalid:
             write_rejects(con, load, os.path.join(staging, "rejects.csv"))
             names.append("rejects.csv")
-        names += write_tables(con, staging, evidence, formats)
-        names += write_evidence(con, staging, evidence)
+        evidence_files = write_evidence(con, staging, evidence)
+        names += write_tables(con, staging, evidence, formats) + evidence_files
         manifest = mf.Manifest(engine=mf.Engine(version=__version__), framework=mf.framework_info(program),
                                period=mf.period_info(period), data=mf.data_info(data, load),
                                results=mf.result_counts(con), quota=mf.quota_decisions(con))

@@ -388,18 +388,15 @@ def entity_table(con: Any, entity: str, evidence: dict[str, Any]) -> OutTable:
                     "e.id, e.score_name NULLS FIRST", params.values)
 
 
-def items_table(order_table: str | None) -> OutTable:
+def items_table(folder: str) -> OutTable:
+    """Every item of every entity, read back from the evidence, which holds them in this table's order."""
     cols = [Col(c, f"i.{c}") for c in ("entity", "id", "score_name", "path", "parent_path", "kind", "label")]
     cols += [Col("value", "i.value", "dec"), Col("value_text", "i.value_text")]
     cols += [Col(c, f"i.{c}", "dec") for c in ("credit", "weight", "budget")]
     cols += [Col("contribution", "i.contribution", "points"), Col("missing_policy", "i.missing_policy"),
              Col("scale", "i.scale"), Col("file", "i.file"), Col("line", "i.line", "int")]
-    source = f"{result_table('items')} AS i"
-    order = "i.entity, i.id, i.score_name NULLS FIRST, i.path"
-    if order_table:
-        source += f" LEFT JOIN {order_table} AS o ON o.score_name = i.score_name AND o.path = i.path"
-        order = "i.entity, i.id, i.score_name NULLS FIRST, o.position NULLS LAST, i.path"
-    return OutTable("items", cols, source, order)
+    evidence_items = os.path.join(folder, EVIDENCE_DIR, "items.parquet")
+    return OutTable("items", cols, "read_parquet($evidence_items) AS i", "", {"evidence_items": evidence_items})
 
 
 def steps_table() -> OutTable:
@@ -533,15 +530,23 @@ def _repack_fixed_times(source: str, target: str) -> None:
 # ---------------------------------------------------------------- the whole set
 
 def write_evidence(con: Any, folder: str, evidence: dict[str, Any]) -> list[str]:
-    """The result tables as typed Parquet and the framework's rules as JSON, under `evidence/`."""
+    """The result tables as typed Parquet and the framework's rules as JSON, under `evidence/`.
+
+    Items are written in the order of the items output (entity, id, score, framework order), so
+    write_tables reads them back from here instead of sorting the largest table a second time.
+    """
     target = os.path.join(folder, EVIDENCE_DIR)
     os.makedirs(target, exist_ok=True)
     written = []
     for table, columns in present_tables(con).items():
         cols = ", ".join(f"CAST({ident(c)} AS {t}) AS {ident(c)}" for c, t in columns)
         name = f"{EVIDENCE_DIR}/{table}.parquet"
-        _write_parquet(con, f"SELECT {cols} FROM {result_table(table)} ORDER BY {ORDER_BY[table]}", None,
-                       os.path.join(folder, name))
+        if table == "items":
+            source, order = _items_source(con, evidence, "i")
+            cols = ", ".join(f"CAST(i.{ident(c)} AS {t}) AS {ident(c)}" for c, t in columns)
+        else:
+            source, order = result_table(table), ORDER_BY[table]
+        _write_parquet(con, f"SELECT {cols} FROM {source} ORDER BY {order}", None, os.path.join(folder, name))
         written.append(name)
     with open(os.path.join(target, FRAMEWORK_EVIDENCE), "w", encoding="utf-8", newline="\n") as fh:
         fh.write(json.dumps(evidence, ensure_ascii=False, indent=1) + "\n")
@@ -549,9 +554,21 @@ def write_evidence(con: Any, folder: str, evidence: dict[str, Any]) -> list[str]
     return written
 
 
-def output_tables(con: Any, evidence: dict[str, Any], order_table: str | None) -> list[OutTable]:
+def _items_source(con: Any, evidence: dict[str, Any], alias: str) -> tuple[str, str]:
+    """FROM and ORDER BY of the items in output order: by entity, id, score, then as the framework lists them."""
+    order_table = _order_table(con, evidence)
+    source = f"{result_table('items')} AS {alias}"
+    order = f"{alias}.entity, {alias}.id, {alias}.score_name NULLS FIRST, {alias}.path"
+    if order_table:
+        source += f" LEFT JOIN {order_table} AS o ON o.score_name = {alias}.score_name AND o.path = {alias}.path"
+        order = (f"{alias}.entity, {alias}.id, {alias}.score_name NULLS FIRST, o.position NULLS LAST, "
+                 f"{alias}.path")
+    return source, order
+
+
+def output_tables(con: Any, evidence: dict[str, Any], folder: str) -> list[OutTable]:
     tables = [entity_table(con, "people", evidence), entity_table(con, "units", evidence),
-              items_table(order_table), steps_table(), quota_table()]
+              items_table(folder), steps_table(), quota_table()]
     if "periods" in present_tables(con):
         if con.execute(f"SELECT count(*) FROM {result_table('periods')}").fetchall()[0][0]:
             tables.append(periods_table())  # only a roll-up run has period results
@@ -559,12 +576,15 @@ def output_tables(con: Any, evidence: dict[str, Any], order_table: str | None) -
 
 
 def write_tables(con: Any, folder: str, evidence: dict[str, Any], formats: Sequence[str]) -> list[str]:
-    """people, units, items, rating_steps and quota (and periods) in each format asked; returns the names."""
+    """people, units, items, rating_steps and quota (and periods) in each format asked; returns the names.
+
+    The evidence must be in `folder` already (write_evidence): the items are read back from it.
+    """
     unknown = [f for f in formats if f not in FORMATS]
     if unknown:
         raise OutputError(f"unknown output format {unknown[0]!r}; choose from {', '.join(FORMATS)}")
     places = int(evidence.get("rounding", {}).get("places", 2))
-    tables = output_tables(con, evidence, _order_table(con, evidence))
+    tables = output_tables(con, evidence, folder)
     written = []
     for table in tables:
         rows = table

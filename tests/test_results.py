@@ -38,7 +38,9 @@ def con():
 
 
 def _write(con, evidence, folder, formats=("csv",)):
+    """The tables as a run writes them: the evidence first (the items are read back from it)."""
     folder.mkdir(parents=True, exist_ok=True)
+    R.write_evidence(con, str(folder), evidence)
     return R.write_tables(con, str(folder), evidence, formats)
 
 
@@ -213,7 +215,7 @@ def test_same_rows_give_the_same_bytes(evidence, tmp_path):
         con = duckdb.connect()
         fill_results(con)
         files = _write(con, evidence, tmp_path / name, R.FORMATS)
-        files += R.write_evidence(con, str(tmp_path / name), evidence)
+        files += R.write_evidence(con, str(tmp_path / name), evidence)  # its names; written over the same files
         written.append({f: (tmp_path / name / f).read_bytes() for f in files})
         con.close()
     assert written[0].keys() == written[1].keys() and len(written[0]) == 5 * 3 + 1 + 6
