@@ -5,8 +5,9 @@
 The data comes from bench/gen_data.py (Parquet, period 2025-Q3), kept under
 bench/data/run-<people>p-<tasks>t-s<seed>/ and reused when present. Each run
 starts two new processes, one after the other: `kpidsl run` of the central frame,
-and a Python process that runs bench/baseline_staff.sql in DuckDB and writes its
-result to Parquet. Both read the same Parquet files with DuckDB's default
+a Python process that runs bench/baseline_staff.sql in DuckDB and writes its
+result to Parquet, and a third that first runs the checks of the inputs a run
+must make (bench/baseline_validate.sql), then the same scoring query. Both read the same Parquet files with DuckDB's default
 settings. For each the script reports wall time (median and best over --runs),
 CPU time and peak RSS (from wait4 for that process alone), then checks that the
 baseline's staff scores and ratings equal those in kpidsl's people.parquet.
@@ -34,6 +35,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 FRAMEWORK = ROOT / "frameworks" / "central" / "central.kpi"
 BASELINE_SQL = HERE / "baseline_staff.sql"
+VALIDATE_SQL = HERE / "baseline_validate.sql"
 PERIOD = "2025-Q3"
 PERIOD_START, PERIOD_END = datetime.date(2025, 7, 1), datetime.date(2025, 9, 30)
 INPUTS = ("units", "people", "tasks", "unit_reports")
@@ -153,19 +155,28 @@ def kpidsl_command(data: Path, out: Path, formats: str | None) -> list[str]:
     return command + (["--format", formats] if formats else [])
 
 
-def baseline_command(data: Path, out: Path) -> list[str]:
-    return [sys.executable, str(Path(__file__).resolve()), "--baseline-worker", str(data), str(out)]
+def baseline_command(data: Path, out: Path, validate: bool = False) -> list[str]:
+    return [sys.executable, str(Path(__file__).resolve()), "--baseline-worker", str(data), str(out)] + \
+        (["--validate"] if validate else [])
 
 
-def baseline_worker(data: Path, out: Path) -> None:
-    """The baseline process: DuckDB only (no kpidsl imported), the SQL file, its result written to Parquet."""
+def baseline_worker(data: Path, out: Path, validate: bool) -> None:
+    """The baseline process: DuckDB only (no kpidsl imported), the SQL file, its result written to Parquet.
+
+    With `validate`, the input checks run first and a problem stops it, as a run stops.
+    """
     import duckdb
 
     con = duckdb.connect()
     con.execute("SET enable_progress_bar = false")
-    query = BASELINE_SQL.read_text(encoding="utf-8")
     params = {"people": str(data / "people.parquet"), "tasks": str(data / "tasks.parquet"),
               "period_start": PERIOD_START, "period_end": PERIOD_END}
+    if validate:
+        counts = con.execute(VALIDATE_SQL.read_text(encoding="utf-8"), params)
+        found = dict(zip([d[0] for d in counts.description], counts.fetchall()[0]))
+        if any(found.values()):
+            sys.exit(f"the data has problems: {found}")
+    query = BASELINE_SQL.read_text(encoding="utf-8")
     con.sql(query, params=params).write_parquet(str(out), compression="zstd")
     con.close()
 
@@ -273,9 +284,10 @@ def main() -> int:
     parser.add_argument("--format", dest="formats", default=None,
                         help="passed to `kpidsl run --format` (default: kpidsl's own default, csv,parquet)")
     parser.add_argument("--baseline-worker", nargs=2, metavar=("DATA", "OUT"), help=argparse.SUPPRESS)
+    parser.add_argument("--validate", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.baseline_worker:
-        baseline_worker(Path(args.baseline_worker[0]), Path(args.baseline_worker[1]))
+        baseline_worker(Path(args.baseline_worker[0]), Path(args.baseline_worker[1]), args.validate)
         return 0
     if args.people < 1 or args.tasks_per_person < 0 or args.runs < 1:
         parser.error("--people and --runs must be at least 1, --tasks-per-person not negative")
@@ -291,10 +303,13 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="run-bench-", dir=HERE / "data"))
     k_out, b_out = work / "kpidsl-out", work / "baseline.parquet"
     k_cmd, b_cmd = kpidsl_command(data, k_out, args.formats), baseline_command(data, b_out)
+    v_cmd = baseline_command(data, b_out, validate=True)
     print(f"kpidsl:   {' '.join(k_cmd)}")
     print(f"baseline: {BASELINE_SQL.relative_to(ROOT)} in a new Python + DuckDB process, result to Parquet")
+    print(f"checked:  {VALIDATE_SQL.relative_to(ROOT)}, then the baseline, in one new process")
     k_runs: list[Measured] = []
     b_runs: list[Measured] = []
+    v_runs: list[Measured] = []
     try:
         for i in range(args.runs):
             # Outputs are removed between runs (untimed) so no run pays for deleting the previous one.
@@ -309,16 +324,25 @@ def main() -> int:
             if b.code != 0:
                 print(f"baseline failed (exit {b.code}) after {b.wall:.2f} s:\n{b.stderr}", file=sys.stderr)
                 return 1
+            _remove(b_out)
+            v = measure(v_cmd)
+            if v.code != 0:
+                print(f"checked baseline failed (exit {v.code}) after {v.wall:.2f} s:\n{v.stderr}", file=sys.stderr)
+                return 1
             k_runs.append(k)
             b_runs.append(b)
-            print(f"  run {i + 1}: kpidsl {k.wall:.2f} s {gib(k.rss)}, baseline {b.wall:.2f} s {gib(b.rss)}",
-                  flush=True)
+            v_runs.append(v)
+            print(f"  run {i + 1}: kpidsl {k.wall:.2f} s {gib(k.rss)}, baseline {b.wall:.2f} s {gib(b.rss)}, "
+                  f"checked baseline {v.wall:.2f} s {gib(v.rss)}", flush=True)
         k_med, k_rss = summary("kpidsl", k_runs)
         b_med, b_rss = summary("baseline", b_runs)
+        v_med, _ = summary("checked", v_runs)
         stage_split(k_runs)
         ratio = k_med / b_med
         print(f"ratio kpidsl / baseline (median wall): {ratio:.2f}x  (bar {TIME_BAR}x: "
               f"{'met' if ratio <= TIME_BAR else 'NOT met'})")
+        print(f"ratio checked baseline / baseline: {v_med / b_med:.2f}x  (the input checks alone, written by "
+              f"hand); kpidsl / checked baseline: {k_med / v_med:.2f}x")
         print(f"kpidsl peak RSS {gib(k_rss)} = {k_rss / 1e9:.2f} GB  (bar {MEMORY_BAR / 1e9:.1f} GB: "
               f"{'met' if k_rss <= MEMORY_BAR else 'NOT met'})")
         outputs = sorted(p.name for p in k_out.iterdir()) if k_out.is_dir() else []
