@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from kpidsl.results import EVIDENCE_DIR, FRAMEWORK_EVIDENCE, decimal_text
+from kpidsl.results import EVIDENCE_DIR, FRAMEWORK_EVIDENCE, ORDER_BY, decimal_text
 
 EXPLAIN_VERSION = 1
 OPTIONS_SHOWN = 3
@@ -258,7 +258,7 @@ def _explain(con: Any, folder: str, ev: _Evidence, manifest: Any, entity_id: str
         entities = chosen
     items = _rows(con, folder, "items", "id = $id", key, "entity, score_name, path")
     measures = _rows(con, folder, "measures", "id = $id", key, "entity, name")
-    steps = _rows(con, folder, "rating_steps", "id = $id", key, "entity, score_name")
+    steps = _rows(con, folder, "rating_steps", "id = $id", key, ORDER_BY["rating_steps"])
     quota = _rows(con, folder, "quota", "list_contains(kept, $id) OR list_contains(moved, $id)", key,
                   "rating, level, group_key")
     periods = _rows(con, folder, "periods", "id = $id", key, "entity, period, score_name")
