@@ -558,9 +558,24 @@ class ExprCompiler:
             if kind == "pfield":
                 info = ColInfo(_KINDS.get(sym[1].type.base, "text"))
             else:
-                raise CompileError(f"measure `{sym[1]}` of each period is not kept for the roll-up", e.span)
+                info = self._period_measure(sym[1], row.entity)
+                if info is None:
+                    raise CompileError(f"measure `{sym[1]}` of each period is not kept for the roll-up", e.span)
             self.period_cols[name] = info
         return V(ident(name), info.kind, frozenset({name}), simple=True, levels=info.levels)
+
+    def _period_measure(self, measure: str, entity: str) -> ColInfo | None:
+        """A measure's column as each period computed it: every period computes every measure."""
+        owner = getattr(self, "owner", None)
+        fr = owner.frames.get(entity) if owner is not None else None
+        column = f"m:{measure}"
+        if fr is None or column not in fr.tables:
+            return None
+        info = fr.info.get(column)
+        if info is None:
+            kind = owner.measure_cols.get(measure, {}).get("kind")
+            info = ColInfo(kind) if kind else None
+        return info
 
     def _entity_sym(self, sym: tuple, entity: str, anchor: Anchor, s: Scope, e: n.Name, narrow: str | None = None):
         kind = sym[0]

@@ -130,7 +130,8 @@ def _measures_needed(pc: PlanCompiler, rollups: list[n.Rollup]) -> set[str]:
             if not isinstance(node, n.Name):
                 continue
             ref = pc.a.refs.get(id(node))
-            if ref is None or ref.sym.kind != "measure" or ref.in_row:
+            # `periods.m` is each period's own value of m, kept from the periods' runs.
+            if ref is None or ref.sym.kind != "measure" or ref.in_row or node.parts[0] == "periods":
                 continue
             if ref.sym.name not in found and ref.sym.name in pc.p.measures:
                 found.add(ref.sym.name)
