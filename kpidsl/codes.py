@@ -29,11 +29,14 @@ CODES: dict[str, tuple[str, str]] = {
     "KPI021": (ERROR, "duplicate name"),
     "KPI022": (ERROR, "unknown field"),
     "KPI023": (ERROR, "unknown level"),
+    "KPI024": (ERROR, "collection referred to through several fields"),
+    "KPI025": (ERROR, "result a roll-up does not have"),
     # types
     "KPI030": (ERROR, "type mismatch"),
     "KPI031": (ERROR, "weights and points mixed"),
     "KPI032": (ERROR, "invalid literal"),
     "KPI033": (ERROR, "wrong number of arguments"),
+    "KPI034": (ERROR, "aggregate reads outside its rows"),
     # weights and points
     "KPI040": (ERROR, "weights do not sum to 100%"),
     "KPI041": (ERROR, "points do not sum to the budget"),
@@ -49,6 +52,7 @@ CODES: dict[str, tuple[str, str]] = {
     "KPI060": (ERROR, "rating thresholds out of order"),
     "KPI061": (ERROR, "quota names an unknown level"),
     "KPI062": (ERROR, "rating without a fallback level"),
+    "KPI063": (ERROR, "quota on a rating decided along the unit tree"),
     # graph
     "KPI070": (ERROR, "reference cycle"),
     # extends, locks and constraints

@@ -193,6 +193,11 @@ class Analysis:
     measure_order: list[str] = field(default_factory=list)
     enum_fields: dict[str, list[tuple[str, n.Field]]] = field(default_factory=dict)
     incomplete: bool = False   # some reference did not resolve, so `used` may miss what it meant
+    # Names inside an aggregate that reach outside the aggregate's own rows in a way the engine does
+    # not compute: (name, "row" | "entity" | "result"); the limits pass reports them.
+    reach_out: list[tuple[n.Name, str]] = field(default_factory=list)
+    # Input collections named: (name, input, the entity whose rows they are).
+    collections: list[tuple[n.Name, str, str]] = field(default_factory=list)
 
     def type_of(self, e: n.Node) -> Type:
         return self.types.get(id(e), UNKNOWN)
@@ -360,6 +365,7 @@ class _Analyser:
         self._rows: dict[Row, dict[str, Sym]] = {}
         self._sites: set[tuple[int, str]] = set()
         self._measure_syms: dict[str, Sym] = {}
+        self._earlier_where: dict[str, dict[NodeKey, dict[frozenset, Span]]] = {}
         for inp in program.inputs.values():
             for f in inp.fields:
                 if f.type.base == "enum":
@@ -623,7 +629,36 @@ class _Analyser:
                 self.problem(failure.diag)
             self.a.types[id(e)] = UNKNOWN
             return UNKNOWN
+        if env.rows and not env.quiet:
+            self._reach(e, env, ref, syms[0])
+        if not env.quiet:
+            self._collections(e, env, ref, syms)
         return self.commit(e, env, ref, syms)
+
+    def _collections(self, e: n.Name, env: Env, ref: Ref, syms: list[Sym]) -> None:
+        """Which entity each input collection on the path belongs to (its rows are those referring to it)."""
+        owner = env.entity
+        if ref.in_row:
+            owner = next((r.name for r in reversed(env.rows) if r.kind == "entity"
+                          and e.parts[0] in self.row_names(r)), None)
+        for sym in syms:
+            if sym.kind == "collection" and sym.type.row is not None and sym.type.row.kind == "input" and owner:
+                self.a.collections.append((e, sym.type.row.name, owner))
+            row = sym.type.row
+            owner = row.name if row is not None and row.kind == "entity" else None
+
+    def _reach(self, e: n.Name, env: Env, ref: Ref, first: Sym) -> None:
+        """Inside an aggregate, a name is computed from the innermost rows, or (one level deep) the entity."""
+        if ref.in_row:
+            inner = env.rows[-1]
+            own = self.row_names(inner).get(e.parts[0])
+            prefix = first.kind == "collection" and first.type.row == inner and len(e.parts) > 1
+            if not prefix and (own is None or own.kind == "narrow"):
+                self.a.reach_out.append((e, "row"))
+        elif env.result is not None and (first is env.result.score or first is env.result.rating):
+            self.a.reach_out.append((e, "result"))
+        elif len(env.rows) > 1 and first.kind in ("measure", "field", "collection", "relation", "criterion"):
+            self.a.reach_out.append((e, "entity"))
 
     def problem(self, diag: Diagnostic) -> None:
         self.a.incomplete = True
@@ -813,8 +848,21 @@ class _Analyser:
 
     def _score(self, score: n.Score) -> None:
         env = Env(score.entity, owner=("score", score.name), quiet=self._no_entity(score.entity))
+        # An entity takes the first score whose `where` holds, so who a score takes also depends on
+        # what the `where` of every earlier score for the same entity reads.
+        mine = self.a.edges.setdefault(("score", score.name), {})
+        for dep, labels in self._earlier_where.get(score.entity, {}).items():
+            for dirs, span in labels.items():
+                mine.setdefault(dep, {}).setdefault(dirs, span)
         if score.where is not None:
-            self.site(score.where, "condition", f"the `where` of score `{score.name}`", env)
+            where_env = Env(score.entity, owner=("where", score.name), quiet=env.quiet)
+            self.site(score.where, "condition", f"the `where` of score `{score.name}`", where_env)
+            reads = self.a.edges.pop(("where", score.name), {})
+            earlier = self._earlier_where.setdefault(score.entity, {})
+            for dep, labels in reads.items():
+                for dirs, span in labels.items():
+                    mine.setdefault(dep, {}).setdefault(dirs, span)
+                    earlier.setdefault(dep, {}).setdefault(dirs, span)
         for item in score_items(score):
             if isinstance(item, n.Criterion):
                 if isinstance(item.scale, str):

@@ -1,0 +1,198 @@
+"""Checker pass: limits — shapes the language can say but the engine does not compute, each with a way to write it.
+
+Everything that checks clean must run: what the engine cannot compute is refused
+here, at the place it is written, rather than when the period is scored.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, Iterator
+
+from kpidsl import nodes as n
+from kpidsl.check import CheckContext
+from kpidsl.check.cycles import strongly_connected
+from kpidsl.check.scope import COLLECTION_AGGREGATES, Analysis, NodeKey, children, describe_node, scope_of
+from kpidsl.diagnostics import Diagnostic
+from kpidsl.resolve import Program
+
+_WHO = {"people": "person", "units": "unit"}
+
+
+def run(program: Program, ctx: CheckContext) -> Iterable[Diagnostic]:
+    a = scope_of(ctx)
+    found: list[Diagnostic] = []
+    found.extend(_reach_out(a))
+    found.extend(_refs(program, a))
+    found.extend(_tree_quotas(program, a))
+    found.extend(_rollup_reads(program, a))
+    return found
+
+
+# ---------------------------------------------------------------- nested aggregates
+def _reach_out(a: Analysis) -> Iterator[Diagnostic]:
+    for e, kind in a.reach_out:
+        if kind == "row":
+            yield Diagnostic(
+                "KPI034", f"`{e.dotted}` is a value of the rows of an enclosing aggregate; an aggregate inside "
+                          "another can only read its own rows", e.span,
+                help="compute the inner aggregate as a measure of the outer rows, and read that measure")
+        elif kind == "entity":
+            yield Diagnostic(
+                "KPI034", f"`{e.dotted}` is read from inside an aggregate within an aggregate; there only the "
+                          "inner rows can be read", e.span,
+                help="compute the inner aggregate as a measure of the outer rows, and read that measure")
+        else:
+            yield Diagnostic(
+                "KPI034", f"`{e.dotted}` is the result being rated; it cannot be read inside an aggregate", e.span,
+                help="compare the aggregate with a measure instead, or put the score in a measure of its own")
+
+
+# ---------------------------------------------------------------- input collections
+def _refs(program: Program, a: Analysis) -> Iterator[Diagnostic]:
+    seen: set[tuple] = set()
+    for e, name, owner in a.collections:
+        inp = program.inputs.get(name)
+        target = program.entity_input(owner)
+        if inp is None or target is None:
+            continue
+        fields = [f.name for f in inp.fields if f.type.base == "ref" and f.type.ref == target.name]
+        if len(fields) == 1 or (id(e), name) in seen:
+            continue
+        seen.add((id(e), name))
+        words = ", ".join(f"`{f}`" for f in fields)
+        yield Diagnostic(
+            "KPI024", f"input `{name}` refers to {target.name} through {len(fields)} fields ({words}); which "
+                      f"rows of `{name}` belong to a {_WHO.get(owner, owner)} is unclear", e.span,
+            help=f"keep one `ref {target.name}` field in `{name}` and make the others `text`, or split the input "
+                 "into one input per role")
+
+
+# ---------------------------------------------------------------- quotas along the unit tree
+def _tree_quotas(program: Program, a: Analysis) -> Iterator[Diagnostic]:
+    edges: dict[NodeKey, dict] = {k: dict(v) for k, v in a.edges.items()}
+    for key in list(edges):
+        if key[0] == "rating" and key[2] == "score":
+            edges[key].setdefault(("score", key[3]), {})
+    reported: set[str] = set()
+    for comp in strongly_connected(edges):
+        node = next(iter(comp))
+        if len(comp) == 1 and node not in edges.get(node, {}):
+            continue
+        for key in sorted(comp, key=str):
+            if key[0] != "rating" or key[2] != "score" or key[1] in reported:
+                continue
+            rating = program.ratings.get(key[1])
+            for quota in (i for i in rating.items if isinstance(i, n.Quota)) if rating else ():
+                reported.add(key[1])
+                others = sorted(describe_node(k) for k in comp if k != key)
+                yield Diagnostic(
+                    "KPI063", f"rating `{rating.name}` is decided unit by unit along the unit tree (it reads "
+                              "related units' results"
+                              + (f": {', '.join(others)}" if others else "") + "), so a quota over it "
+                              "cannot be counted", quota.span,
+                    help="drop the quota, or decide the rating without reading the results of other units "
+                         "(e.g. without `cap parent.rating`)")
+                break
+
+
+# ---------------------------------------------------------------- roll-ups
+def _rollup_reads(program: Program, a: Analysis) -> Iterator[Diagnostic]:
+    first: dict[str, n.Rollup] = {}
+    for r in program.rollups.values():
+        first.setdefault(r.entity, r)
+    seen: set[int] = set()
+    for rollup in program.rollups.values():
+        for root in _rollup_roots(program, rollup):
+            for e, periods_row in _names(a, root, False):
+                if id(e) in seen:
+                    continue
+                seen.add(id(e))
+                d = _rollup_read(program, a, first, rollup, e, periods_row)
+                if d is not None:
+                    yield d
+
+
+def _rollup_roots(program: Program, rollup: n.Rollup) -> Iterator[n.Node]:
+    for item in rollup.items:
+        if isinstance(item, n.RollupScore):
+            yield item.expr
+        elif isinstance(item, n.NotEvaluated):
+            yield item.when
+        elif isinstance(item, n.UseRating) and item.name in program.ratings:
+            for r in program.ratings[item.name].items:
+                for attr in ("when", "against", "per"):
+                    node = getattr(r, attr, None)
+                    if node is not None:
+                        yield node
+
+
+def _names(a: Analysis, e: n.Node, periods_row: bool) -> Iterator[tuple[n.Name, bool]]:
+    """Each name under e, and whether it is read inside an aggregate over `periods`."""
+    if isinstance(e, n.Name):
+        yield e, periods_row
+        return
+    if isinstance(e, n.Call) and e.args and (e.func in COLLECTION_AGGREGATES
+                                             or (e.func in ("min", "max") and len(e.args) == 1)):
+        arg = e.args[0]
+        yield from _names(a, arg, periods_row)
+        t = a.type_of(arg)
+        inner = t.row is not None and t.row.kind == "periods"
+        d = e.deduction
+        for part in (e.where, d.per if d else None, d.unless if d else None):
+            if part is not None:
+                yield from _names(a, part, inner)
+        return
+    for node in children(e):
+        yield from _names(a, node, periods_row)
+
+
+def _rollup_read(program: Program, a: Analysis, first: dict[str, n.Rollup], rollup: n.Rollup, e: n.Name,
+                 periods_row: bool) -> Diagnostic | None:
+    ref = a.refs.get(id(e))
+    if ref is None or e.parts[0] == "periods" or (periods_row and ref.in_row):
+        return None
+    sym = ref.sym
+    if sym.kind == "measure" and not ref.in_row:
+        reads = _measure_reads_results(a, sym.name)
+        if reads is not None:
+            return Diagnostic(
+                "KPI025", f"roll-up `{rollup.name}` reads measure `{sym.name}`, which reads {describe_node(reads)}; "
+                          f"a roll-up computes measures over the whole {rollup.per}, where there is no such "
+                          "result", e.span,
+                help=f"read the measure of each period instead, e.g. `mean(periods.{sym.name})`")
+    if sym.kind == "criterion":
+        return Diagnostic(
+            "KPI025", f"roll-up `{rollup.name}` reads criterion `{e.dotted}`, which a roll-up does not have",
+            e.span, help=f"read the criterion of each period through a measure, e.g. `mean(periods.MEASURE)`")
+    if sym.kind == "result" and (ref.related or ref.in_row) and sym.deps:
+        dep = sym.deps[0]
+        score = program.scores.get(dep[1] if dep[0] == "score" else dep[3])
+        entity = score.entity if score is not None else None
+        other = first.get(entity) if entity else None
+        if other is None:
+            return Diagnostic(
+                "KPI025", f"roll-up `{rollup.name}` reads `{e.dotted}`, but {entity} have no roll-up to read "
+                          "it from", e.span,
+                help=f"declare a roll-up for {entity} per {rollup.per}, or read a value of each period through "
+                     "`periods`")
+        if sym.name == "rating" and not any(isinstance(i, n.UseRating) for i in other.items):
+            return Diagnostic(
+                "KPI025", f"roll-up `{rollup.name}` reads `{e.dotted}`, but roll-up `{other.name}` of {entity} "
+                          "has no rating", e.span,
+                help=f"give roll-up `{other.name}` a rating, or compare its score instead")
+    return None
+
+
+def _measure_reads_results(a: Analysis, measure: str) -> NodeKey | None:
+    """The first score, rating or roll-up a measure reads, however indirectly (None: only data)."""
+    todo, seen = [("measure", measure)], set()
+    while todo:
+        key = todo.pop()
+        if key in seen:
+            continue
+        seen.add(key)
+        for dep in sorted(a.edges.get(key, {}), key=str):
+            if dep[0] != "measure":
+                return dep
+            todo.append(dep)
+    return None
