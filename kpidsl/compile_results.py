@@ -16,7 +16,8 @@ from kpidsl.compile_rating import RatingCols, level_reason, levels_of
 from kpidsl.compile_score import ScoreCols
 from kpidsl.engine.sql import Params, ident, qualified
 from kpidsl.plan import Rule, Step
-from kpidsl.results import DEC, OPTIONAL_TABLES, RESULT_TABLES, RESULTS_SCHEMA
+from kpidsl.results import DEC, OPTIONAL_TABLES, RESULT_TABLES, RESULTS_SCHEMA, WIDE_FIELDS
+from kpidsl.results import wide_table as wide_table_name
 
 if TYPE_CHECKING:  # pragma: no cover
     from kpidsl.compile import PlanCompiler
@@ -86,6 +87,8 @@ def period_results(pc: PlanCompiler) -> list[Step]:
         out.append(final_frame(fr, pc.frames.get("units"), finals[e]))
     params = Params("r")
     out.extend(insert("entities", [_entities(pc, e, finals[e], params) for e in pc.entities], params))
+    for e in pc.entities:
+        out.append(wide_table(pc, e, finals[e]))
     params = Params("r")
     selects = []
     for score in pc.p.scores.values():
@@ -118,6 +121,11 @@ def _p(params: Params, value) -> str:
 
 
 def _entities(pc: PlanCompiler, entity: str, final: str, params: Params) -> str:
+    return f"SELECT {_entity_cols(pc, entity, params)} FROM {final}"
+
+
+def _entity_cols(pc: PlanCompiler, entity: str, params: Params) -> str:
+    """The columns of an entity's row in `results.entities`, read from its final frame."""
     scores = [s for s in pc.p.scores.values() if s.entity == entity and s.name in pc.score_cols]
     names, statuses, values, ratings, labels, befores, reasons = [], [], [], [], [], [], []
     for score in scores:
@@ -136,12 +144,47 @@ def _entities(pc: PlanCompiler, entity: str, final: str, params: Params) -> str:
                              for lv, label in cols.labels.items() if label is not None)
             labels.append(f"WHEN {on} THEN CASE {final_col} {cases} END" if cases else f"WHEN {on} THEN NULL")
     score_name = f"CASE {' '.join(names)} END" if names else "CAST(NULL AS VARCHAR)"
-    return (f"SELECT {_p(params, entity)} AS entity, \"id\", {score_name} AS score_name, "
+    return (f"{_p(params, entity)} AS entity, \"id\", {score_name} AS score_name, "
             f"coalesce({', '.join(statuses + [repr_str('not_scored')])}) AS status, "
             f"{_coalesce(values, DEC)} AS score, {_coalesce(ratings, 'VARCHAR')} AS rating, "
             f"{'CASE ' + ' '.join(labels) + ' END' if labels else 'CAST(NULL AS VARCHAR)'} AS rating_label, "
             f"{_coalesce(befores, 'VARCHAR')} AS rating_before, \"~unit_id\" AS unit_id, "
-            f"{_coalesce(reasons, 'VARCHAR')} AS reason FROM {final}")
+            f"{_coalesce(reasons, 'VARCHAR')} AS reason")
+
+
+def wide_table(pc: PlanCompiler, entity: str, final: str) -> Step:
+    """`results."wide:<entity>"`: the entity's row of `results.entities` and, for each item path of its
+    scores, the fields of that item from the score that takes the entity (NULL from the others).
+
+    The same values as `results.items` holds, one row per entity: the people and units outputs are
+    read from here instead of pivoting the items back (see kpidsl/results.py, entity_table).
+    """
+    from kpidsl.compile import bind
+
+    params = Params("w")
+    per_path: dict[str, dict[str, list[str]]] = {}
+    for score in pc.p.scores.values():
+        cols = pc.score_cols.get(score.name)
+        if cols is None or score.entity != entity:
+            continue
+        on = ident(f"s:{score.name}:on")
+        for item in cols.items:
+            value, text = _item_value(item)
+            found = {"value": value, "value_text": text, "contribution": _col(item.contribution),
+                     "weight": _col(item.weight), "credit": _col(item.credit)}
+            fields = per_path.setdefault(item.path, {f: [] for f in WIDE_FIELDS})
+            for f in WIDE_FIELDS:
+                fields[f].append(f"WHEN {on} THEN {found[f]}")
+    items = []
+    for path, fields in per_path.items():
+        for f in WIDE_FIELDS:
+            sql_type = "VARCHAR" if f == "value_text" else DEC
+            items.append(f"CAST(CASE {' '.join(fields[f])} END AS {sql_type}) AS {ident(f'{path}:{f}')}")
+    name = wide_table_name(entity)
+    sql = (f"CREATE OR REPLACE TABLE {name} AS SELECT {_entity_cols(pc, entity, params)}"
+           f"{''.join(', ' + c for c in items)} FROM {final}")
+    return Step(f"results {entity} wide", "results", sql, bind(sql, params), entity=entity, creates=name,
+                reads=(final,))
 
 
 def repr_str(value: str) -> str:
@@ -158,23 +201,25 @@ def _coalesce(cols: list[str], sql_type: str) -> str:
     return f"CAST(coalesce({', '.join(cols)}) AS {sql_type})"
 
 
+def _item_value(item) -> tuple[str, str]:
+    """An item's raw value as (number, text): a number, or 1/0 and true/false, or only text (an enum value)."""
+    if item.value is not None and item.value_kind in ("int", "dec"):
+        return f"CAST({ident(_bare(item.value))} AS {DEC})", "CAST(NULL AS VARCHAR)"
+    if item.value is not None and item.value_kind == "bool":
+        col = ident(_bare(item.value))
+        return f"CASE WHEN {col} THEN 1 WHEN NOT {col} THEN 0 END", f"CAST({col} AS VARCHAR)"
+    if item.value is not None:
+        return "NULL", f"CAST({ident(_bare(item.value))} AS VARCHAR)"
+    return "NULL", "CAST(NULL AS VARCHAR)"
+
+
 def _items(cols: ScoreCols, final: str, params: Params) -> list[str]:
     out = []
     score = cols.score
     for item in cols.items:
         node = item.node
         label = getattr(node, "label", None)
-        if item.value is not None and item.value_kind in ("int", "dec"):
-            value = f"CAST({ident(_bare(item.value))} AS {DEC})"
-            text = "CAST(NULL AS VARCHAR)"
-        elif item.value is not None and item.value_kind == "bool":
-            value = f"CASE WHEN {ident(_bare(item.value))} THEN 1 WHEN NOT {ident(_bare(item.value))} THEN 0 END"
-            text = f"CAST({ident(_bare(item.value))} AS VARCHAR)"
-        elif item.value is not None:
-            value = "NULL"
-            text = f"CAST({ident(_bare(item.value))} AS VARCHAR)"
-        else:
-            value, text = "NULL", "CAST(NULL AS VARCHAR)"
+        value, text = _item_value(item)
         out.append(
             f"SELECT {_p(params, score.entity)} AS entity, \"id\", {_p(params, score.name)} AS score_name, "
             f"{_p(params, item.path)} AS path, CAST({_p(params, item.parent)} AS VARCHAR) AS parent_path, "

@@ -53,6 +53,16 @@ OPTIONAL_TABLES: dict[str, tuple[tuple[str, str], ...]] = {
 }
 """Result tables only some runs have: `periods` holds each period's results in a roll-up run."""
 
+WIDE_FIELDS = ("value", "value_text", "contribution", "weight", "credit")
+"""A period run also leaves one wide table per entity (`wide_table`): the columns of its row in
+`entities`, then for each item path of its scores these fields, named `PATH:FIELD`, with the values
+`items` holds for it. The people and units outputs are read from there; without it (a roll-up run,
+tables filled by hand) they are pivoted from `items`."""
+
+
+def wide_table(entity: str) -> str:
+    return qualified(RESULTS_SCHEMA, f"wide:{entity}")
+
 _STEP_RANK = "CASE step WHEN 'level' THEN 0 WHEN 'override' THEN 1 WHEN 'cap' THEN 2 WHEN 'quota' THEN 3 ELSE 4 END"
 ORDER_BY: dict[str, str] = {
     "entities": "entity, id, score_name NULLS FIRST",
@@ -365,27 +375,43 @@ def item_columns(con: Any, entity: str, order: dict[tuple[str, str], int],
 
 
 def entity_table(con: Any, entity: str, evidence: dict[str, Any]) -> OutTable:
-    """People or units, one row per entity and score: its result, then the columns of each item (wide)."""
+    """People or units, one row per entity and score: its result, then the columns of each item (wide).
+
+    An item path has columns when some entity has a result of a score with that item (as in `items`).
+    """
     order = {(s, p): i for s, p, i in item_order(evidence)}
     params = Params()
-    ent = params.add(entity)
+    wide = _has_table(con, wide_table(entity))
     pivots, cols = [], []
     for i, (path, measure, is_text) in enumerate(item_columns(con, entity, order, text_valued(evidence))):
         column, show = _ITEM_FIELD[measure]
         if measure == "value" and is_text:
             column, show = "value_text", "text"
-        pivots.append(f"max({ident(column)}) FILTER (WHERE path = {params.add(path)}) AS c{i}")
-        cols.append(Col(f"{path}.{measure}", f"w.c{i}", show))
-    wide = ""
-    if pivots:
-        wide = (f" LEFT JOIN (SELECT id, score_name, {', '.join(pivots)} FROM {result_table('items')} "
-                f"WHERE entity = {ent} GROUP BY id, score_name) AS w "
-                "ON w.id = e.id AND w.score_name IS NOT DISTINCT FROM e.score_name")
+        if wide:
+            cols.append(Col(f"{path}.{measure}", f"e.{ident(f'{path}:{column}')}", show))
+        else:
+            pivots.append(f"max({ident(column)}) FILTER (WHERE path = {params.add(path)}) AS c{i}")
+            cols.append(Col(f"{path}.{measure}", f"w.c{i}", show))
     head = [Col("id", "e.id"), Col("unit" if entity == "people" else "parent", "e.unit_id"),
             Col("score_name", "e.score_name"), Col("status", "e.status"), Col("score", "e.score", "points"),
             Col("rating", "e.rating"), Col("rating_label", "e.rating_label"), Col("reason", "e.reason")]
-    return OutTable(entity, head + cols, f"{result_table('entities')} AS e{wide} WHERE e.entity = {ent}",
-                    "e.id, e.score_name NULLS FIRST", params.values)
+    order_by = "e.id, e.score_name NULLS FIRST"
+    if wide:
+        return OutTable(entity, head + cols, f"{wide_table(entity)} AS e", order_by, params.values)
+    ent = params.add(entity)
+    joined = ""
+    if pivots:
+        joined = (f" LEFT JOIN (SELECT id, score_name, {', '.join(pivots)} FROM {result_table('items')} "
+                  f"WHERE entity = {ent} GROUP BY id, score_name) AS w "
+                  "ON w.id = e.id AND w.score_name IS NOT DISTINCT FROM e.score_name")
+    return OutTable(entity, head + cols, f"{result_table('entities')} AS e{joined} WHERE e.entity = {ent}",
+                    order_by, params.values)
+
+
+def _has_table(con: Any, name: str) -> bool:
+    schema, table = (part.strip('"').replace('""', '"') for part in name.split(".", 1))
+    return bool(con.execute("SELECT count(*) FROM information_schema.tables WHERE table_catalog = current_database() "
+                            "AND table_schema = $s AND table_name = $t", {"s": schema, "t": table}).fetchall()[0][0])
 
 
 def items_table(folder: str) -> OutTable:

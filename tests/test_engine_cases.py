@@ -170,3 +170,31 @@ def _sums(con) -> None:
             parts = [c for _, parent, _, c, _ in items if parent == block and c is not None]
             if parts:
                 assert sum(parts) == total, (entity, id_, score_name, block, parts, total)
+
+
+@pytest.mark.parametrize("case", CASE_DIRS, ids=[p.name for p in CASE_DIRS])
+def test_wide_tables_hold_what_the_items_hold(case: Path):
+    """The people and units outputs, read from the engine's wide tables, equal the pivot of `items`."""
+    from kpidsl.results import entity_table, framework_evidence, wide_table
+
+    expected = (case / "expected" / "checks.txt").read_text(encoding="utf-8")
+    if any(line.startswith("error ") for line in expected.splitlines()):
+        pytest.skip("this case does not score")
+    con, program, analysis, period = run_case(case)
+    score_period(con, program, analysis, period)
+    evidence = framework_evidence(program)
+    made = {name for (name,) in con.execute("SELECT table_name FROM information_schema.tables "
+                                             "WHERE table_schema = 'results'").fetchall()}
+    if period.kind != program.root.period:
+        assert not any(name.startswith("wide:") for name in made)  # a roll-up run: items are pivoted
+        return
+    for entity in ("people", "units"):
+        table = entity_table(con, entity, evidence)
+        assert "wide:" in table.source
+        from_wide = con.execute(table.typed_sql(2), table.params or None).fetchall()
+        con.execute(f"ALTER TABLE {wide_table(entity)} RENAME TO aside")
+        table = entity_table(con, entity, evidence)
+        assert "wide:" not in table.source  # the pivot this time
+        pivoted = con.execute(table.typed_sql(2), table.params or None).fetchall()
+        con.execute(f'ALTER TABLE results.aside RENAME TO "wide:{entity}"')
+        assert from_wide == pivoted
