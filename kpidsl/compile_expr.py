@@ -379,7 +379,7 @@ class ExprCompiler:
             left, *items = self.common([left, *items])
             return V(f"({left.sql} IN ({', '.join(i.sql for i in items)}))", "bool", _deps([left, *items]))
         if isinstance(e, n.IsMissing):
-            v = self.expr(e.operand, s)
+            v = self._maybe_entity(e.operand, s)
             return V(f"({v.sql} IS {'NOT ' if e.negated else ''}NULL)", "bool", v.deps)
         if isinstance(e, n.If):
             cond = self.expr(e.cond, s)
@@ -390,6 +390,17 @@ class ExprCompiler:
         if isinstance(e, n.Call):
             return self.call(e, s)
         raise CompileError(f"cannot compute `{type(e).__name__}`", getattr(e, "span", None))
+
+    def _maybe_entity(self, e: n.Node, s: Scope) -> V:
+        """A value, or a related unit as its row number: `parent is missing` holds for the top unit."""
+        if isinstance(e, n.Name):
+            target = self.name(e, s)
+            if isinstance(target, Ent):
+                return self.anchor_value(s, target.anchor)
+            if isinstance(target, V):
+                return target
+            raise CompileError(f"`{e.dotted}` is not a single value here", e.span)
+        return self.expr(e, s)
 
     def unify(self, a: V, b: V) -> tuple[V, V, str]:
         if a.kind == "null":
@@ -862,6 +873,9 @@ class ExprCompiler:
         target = ("row", row)
         for part in rest:
             target = self._member(target, part, row, e)
+        if isinstance(target, Ent):
+            # `count(members.unit)`: the rows whose related unit exists.
+            return self.anchor_value(row, target.anchor)
         if not isinstance(target, V):
             raise CompileError("an aggregate needs one value per row", e.span)
         return target
