@@ -31,6 +31,8 @@ CODES: dict[str, tuple[str, str]] = {
     "KPI023": (ERROR, "unknown level"),
     "KPI024": (ERROR, "collection referred to through several fields"),
     "KPI025": (ERROR, "result a roll-up does not have"),
+    "KPI026": (ERROR, "people or units without a key"),
+    "KPI027": (ERROR, "leader condition reads more than fields"),
     # types
     "KPI030": (ERROR, "type mismatch"),
     "KPI031": (ERROR, "weights and points mixed"),

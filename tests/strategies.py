@@ -262,3 +262,204 @@ def token_spans(text: str) -> list[tuple[int, int]]:
     """(start, end) of every token of a framework text, exactly as the parser reads them."""
     return [(t.start_pos, t.end_pos) for t in parser().parse_interactive(text).iter_parse()
             if isinstance(t, Token) and t.start_pos is not None]
+
+
+# ---------------------------------------------------------------- frameworks that mostly check clean
+# Text over one fixed schema, drawn so that names resolve and types agree: what the engine must then
+# compute. Weights and points always add up; the checker still refuses some (a cycle, a missing
+# value without a policy), which the properties set aside.
+
+TYPED_SCHEMA = """framework gen.typed "Generated" version "1" period quarter
+
+input units key unit_id {
+  unit_id: text
+  parent_id: ref units?
+  level: number = 1
+  region: north | south
+}
+
+input people key person_id {
+  person_id: text
+  unit_id: ref units
+  role: staff | deputy | head
+  base: number between 0 and 100
+  joined: date?
+  disciplined: bool = false
+}
+
+input tasks key task_id period by due {
+  task_id: text
+  person_id: ref people
+  due: date
+  finished: date?
+  size: number >= 0 = 1
+  errors: integer >= 0 = 0
+  waived: bool = false
+  kind: small | big
+}
+
+units from units parent parent_id
+"""
+
+_small = st.integers(0, 9).map(str)
+_task_cond = st.sampled_from([
+    "size > 1", "kind = big", "finished is missing", "finished <= due", "waived", "errors > 0",
+    "not waived and size >= 2", "kind in [small, big]"])
+_person_cond = st.sampled_from([
+    "base > 50", "role = staff", "role in [deputy, head]", "joined is missing", "disciplined",
+    "count(tasks) > 1", "unit.parent is missing", "unit.level >= 2", "unit.region = north",
+    "joined < 2024-01-01", "not disciplined", "count(tasks where kind = big) >= 1"])
+_unit_cond = st.sampled_from([
+    "level > 1", "region = south", "parent is missing", "count(members) > 2", "count(children) = 0",
+    "parent.level >= 1", "count(members where role = head) > 0"])
+
+
+def _aggregates(entity: str):
+    if entity == "people":
+        return st.one_of(
+            st.builds(lambda c: f"count(tasks where {c})", _task_cond),
+            st.just("count(tasks)"),
+            st.builds(lambda c: f"sum(tasks.size where {c})", _task_cond),
+            st.just("sum(tasks.size less 10% per errors at most 50% unless waived)"),
+            st.just("mean(tasks.size)"), st.just("max(tasks.size)"), st.just("min(tasks.errors)"),
+            st.builds(lambda c: f"share(tasks where {c})", _task_cond),
+            st.just("unit.level"), st.just("count(unit.members)"), st.just("unit.score"),
+            st.just("count(unit.children)"), st.just("unit.parent.level"), st.just("count(unit.members where base > 50)"))
+    return st.one_of(
+        st.just("count(members)"), st.just("sum(members.base)"), st.just("mean(members.base)"),
+        st.just("max(leaders.base)"), st.just("count(children)"), st.just("parent.level"),
+        st.just("count(members.unit)"), st.just("sum(members.tasks_n)"), st.just("mean(children.level)"),
+        st.just("count(members where unit.parent is missing)"), st.just("count(leaders where tasks_n > 1)"),
+        st.just("count(members where count(tasks where size > 1) > 0)"),
+        st.builds(lambda c: f"share(members where {c})", st.sampled_from(["base > 50", "role = staff"])))
+
+
+def _numbers(entity: str, measures: list[str]):
+    cond = _person_cond if entity == "people" else _unit_cond
+    field = "base" if entity == "people" else "level"
+    leaves = st.one_of(_small, st.just(field), _aggregates(entity),
+                       *([st.sampled_from(measures)] if measures else []))
+    return st.recursive(leaves, lambda inner: st.one_of(
+        st.builds(lambda a, op, b: f"({a} {op} {b})", inner, st.sampled_from(["+", "-", "*", "/"]), inner),
+        st.builds(lambda a, b: f"min({a}, {b})", inner, inner),
+        st.builds(lambda a, k: f"round({a}, {k})", inner, st.integers(0, 4)),
+        st.builds(lambda a: f"abs({a})", inner),
+        st.builds(lambda c, a, b: f"(if {c} then {a} else {b})", cond, inner, inner)), max_leaves=4)
+
+
+_scales = st.sampled_from([
+    "", " scored linear 0 -> 0, 100 -> 100 clamp", " scored linear 0 -> 0, 10 -> 100 cap 120",
+    " scored bands { >= 50 -> 100  >= 10 -> 50  else -> 0 }", " scored bands { <= 2 -> 100  <= 5 -> 50  else -> 0 }",
+    " scored target 20 cap 120", " scored pct"])
+_policy = st.sampled_from(["", " missing zero", " missing renormalise", " missing fail"])
+_score_policy = st.sampled_from([" missing zero", " missing zero", " missing renormalise", " missing fail"])
+
+
+@st.composite
+def _block(draw, entity: str, measures: list[str], depth: int, counter: list[int],
+           points: int | None = 100) -> list[str]:
+    """The items of a block whose shares add up: all weights (to 100%) or all points (to `points`)."""
+    n_items = draw(st.integers(1, 3))
+    weights = points is None or draw(st.booleans())
+    whole = 100 if weights else points
+    parts = [whole // n_items] * n_items
+    parts[-1] += whole - sum(parts)
+    lines = []
+    for share in parts:
+        counter[0] += 1
+        name = f"i{counter[0]}"
+        amount = f"weight {share}%" if weights else f"points {share}"
+        if depth < 2 and draw(st.integers(0, 3)) == 0:
+            inner = draw(_block(entity, measures, depth + 1, counter, None if weights else share))
+            lines.append(f'group {name} "G" {amount}{draw(_policy)} {{')
+            lines.extend("  " + line for line in inner)
+            lines.append("}")
+            continue
+        kind = draw(st.integers(0, 6))
+        if kind == 0 and entity == "people":
+            expr, scale = "role", " scored levels { staff -> 60  deputy -> 80  head -> 100 }"
+        elif kind == 1:
+            expr = draw(_person_cond if entity == "people" else _unit_cond)
+            scale = " scored pass 100 fail 0"
+        else:
+            expr, scale = draw(_numbers(entity, measures)), draw(_scales)
+        lines.append(f'criterion {name} "C" {amount} = {expr}{scale}{draw(_policy)}')
+    for _ in range(draw(st.integers(0, 1))):
+        counter[0] += 1
+        kind = draw(st.sampled_from(["bonus", "penalty"]))
+        lines.append(f'{kind} a{counter[0]} "A" = {draw(_numbers(entity, measures))} at most 5')
+    return lines
+
+
+_levels = st.sampled_from([
+    ["top when score >= 80", "mid when score >= 50", "low otherwise"],
+    ["top when score >= 80 and count(tasks) > 0", "mid when score >= 50", "low otherwise"],
+    ["top when score >= 90", "low otherwise"]])
+_people_rating_extras = st.lists(st.sampled_from([
+    "override low when disciplined", "cap unit.rating when role in [deputy, head]",
+    "quota top at most 50% of all per unit resolve by score", "quota top at most 50% of mid per unit",
+    "cap unit.rating", "override mid when unit.rating >= mid and score >= 40",
+    "quota top at most 50% of all per unit resolve by tasks_n"]), max_size=2, unique=True)
+
+
+@st.composite
+def typed_frameworks(draw) -> str:
+    """A framework over TYPED_SCHEMA with measures, role variants, groups, scales, ratings and a roll-up."""
+    out = [TYPED_SCHEMA]
+    leader = draw(st.sampled_from(["", " leader when role in [deputy, head]", " leader when base > 90"]))
+    out.append(f"people from people member of unit_id{leader}\n")
+    out.append("measure tasks_n \"Tasks\" for people = count(tasks)\n")
+    people_m: list[str] = ["tasks_n"]
+    for i in range(draw(st.integers(0, 3))):
+        expr = draw(_numbers("people", people_m))
+        out.append(f'measure pm{i} "M" for people = {expr}{draw(st.sampled_from(["", " missing zero", " missing skip"]))}\n')
+        people_m.append(f"pm{i}")
+    unit_m: list[str] = []
+    for i in range(draw(st.integers(0, 2))):
+        expr = draw(_numbers("units", unit_m))
+        out.append(f'measure um{i} "M" for units = {expr}{draw(st.sampled_from(["", " missing zero"]))}\n')
+        unit_m.append(f"um{i}")
+    if unit_m and draw(st.booleans()):
+        out.append(f'measure from_unit "U" for people = unit.{unit_m[0]} missing zero\n')
+        people_m.append("from_unit")
+    out.append("scale pct = linear 0 -> 0, 1 -> 100 clamp\n")
+    counter = [0]
+    variants = draw(st.sampled_from([[""], ["role = staff", ""], ["role = head", "role = deputy", ""],
+                                     ["tasks_n > 0", ""], ["unit.score >= 50", ""], ["pm0 is missing", ""]
+                                     if "pm0" in people_m else [""]]))
+    rated = draw(st.booleans())
+    for k, where in enumerate(variants):
+        head = f'score ps{k} "P" for people' + (f" where {where}" if where else "") + draw(_score_policy) + " {"
+        body = draw(_block("people", people_m, 0, counter))
+        if rated:
+            body.append("rating pr")
+        out.append("\n".join([head, *("  " + line for line in body), "}"]) + "\n")
+    unit_items = draw(_block("units", unit_m, 0, counter))
+    reads = draw(st.sampled_from(["", "mean(members.score)", "mean(members.ps0.score)", "max(leaders.score)",
+                                  "mean(members.ps0.i1)", "sum(members.pm0)" if "pm0" in people_m else "0",
+                                  "count(members where rating = top)" if rated else "count(members)"]))
+    unit_rated = draw(st.booleans())
+    if reads:
+        unit_items = [f'criterion members_read "R" points 100 = {reads}{draw(_scales)}']
+    out.append("\n".join([f'score us "U" for units{draw(_score_policy)} {{', *("  " + line for line in unit_items),
+                          *(["  rating ur"] if unit_rated else []), "}"]) + "\n")
+    if unit_rated:
+        parent = draw(st.sampled_from(["", "  cap parent.rating\n", "  override low when count(children) > 3\n"]))
+        out.append("rating ur {\n  top when score >= 80\n  mid when score >= 50\n  low otherwise\n"
+                   + parent + "}\n")
+    if rated:
+        extras = draw(_people_rating_extras)
+        if not unit_rated:
+            extras = [e for e in extras if "unit.rating" not in e]
+        levels = draw(_levels)
+        out.append("rating pr {\n" + "".join(f"  {line}\n" for line in levels + extras) + "}\n")
+    if draw(st.booleans()):
+        rating = "  rating yr\n" if rated else ""
+        score = draw(st.sampled_from(["mean(periods.score)", "mean(periods.tasks_n) + max(periods.score)",
+                                      "sum(periods.score) / 4", "count(tasks) + mean(periods.score)"]))
+        out.append(f'rollup year "Y" for people per year {{\n  score = {score}\n{rating}'
+                   f'  not evaluated when count(periods) < 2\n}}\n')
+        if rated:
+            out.append("rating yr {\n  top when score >= 80 and count(periods where rating = top) >= 2\n"
+                       "  low otherwise\n}\n")
+    return "\n".join(out)

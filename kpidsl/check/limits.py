@@ -11,7 +11,8 @@ from typing import Iterable, Iterator
 from kpidsl import nodes as n
 from kpidsl.check import CheckContext
 from kpidsl.check.cycles import strongly_connected
-from kpidsl.check.scope import COLLECTION_AGGREGATES, Analysis, NodeKey, children, describe_node, scope_of
+from kpidsl.check.scope import (COLLECTION_AGGREGATES, Analysis, NodeKey, children, describe, describe_node,
+                                scope_of, word_span)
 from kpidsl.diagnostics import Diagnostic
 from kpidsl.resolve import Program
 
@@ -25,6 +26,10 @@ def run(program: Program, ctx: CheckContext) -> Iterable[Diagnostic]:
     found.extend(_refs(program, a))
     found.extend(_tree_quotas(program, a))
     found.extend(_rollup_reads(program, a))
+    found.extend(_rollup_scores(program))
+    found.extend(_keys(program))
+    found.extend(_leader_when(program, a))
+    found.extend(_missing_zero(program, a))
     return found
 
 
@@ -41,6 +46,11 @@ def _reach_out(a: Analysis) -> Iterator[Diagnostic]:
                 "KPI034", f"`{e.dotted}` is read from inside an aggregate within an aggregate; there only the "
                           "inner rows can be read", e.span,
                 help="compute the inner aggregate as a measure of the outer rows, and read that measure")
+        elif kind == "periods":
+            yield Diagnostic(
+                "KPI034", f"`{e.dotted}` is read inside an aggregate; the periods can only be read by an aggregate "
+                          "of their own", e.span,
+                help="count the periods beside the other aggregate, e.g. `count(periods) > 1 and count(tasks) > 0`")
         else:
             yield Diagnostic(
                 "KPI034", f"`{e.dotted}` is the result being rated; it cannot be read inside an aggregate", e.span,
@@ -196,3 +206,66 @@ def _measure_reads_results(a: Analysis, measure: str) -> NodeKey | None:
                 return dep
             todo.append(dep)
     return None
+
+
+def _rollup_scores(program: Program) -> Iterator[Diagnostic]:
+    for rollup in program.rollups.values():
+        if not any(isinstance(i, n.RollupScore) for i in rollup.items):
+            yield Diagnostic(
+                "KPI025", f"roll-up `{rollup.name}` has no `score = ...`; a roll-up's result is its score",
+                word_span(rollup.span, rf"\brollup\s+({rollup.name})\b"),
+                help="give it a score over its periods, e.g. `score = mean(periods.score)`")
+
+
+# ---------------------------------------------------------------- entities
+def _keys(program: Program) -> Iterator[Diagnostic]:
+    for entity in ("units", "people"):
+        decl = program.units if entity == "units" else program.people
+        inp = program.entity_input(entity) if decl is not None else None
+        if inp is not None and not inp.key:
+            who = _WHO[entity]
+            yield Diagnostic(
+                "KPI026", f"{entity} come from input `{inp.name}`, which has no `key`; each {who} is told apart "
+                          "by it", word_span(inp.span, rf"\binput\s+({inp.name})\b"),
+                help=f"name the field that identifies a {who} after the input's name, e.g. "
+                     f"`input {inp.name} key {who}_id {{`")
+
+
+_NOT_A_FIELD = {"measure": "a measure", "collection": "a collection of rows", "relation": "a related entity",
+                "result": "a result", "criterion": "a criterion", "narrow": "a group of people",
+                "periods": "the periods"}
+
+
+def _leader_when(program: Program, a: Analysis) -> Iterator[Diagnostic]:
+    """Who leads a unit is decided from each person's own fields, before anything is computed."""
+    cond = program.people.leader_when if program.people is not None else None
+    stack = [cond] if cond is not None else []
+    while stack:
+        e = stack.pop()
+        stack.extend(reversed(list(children(e))))
+        ref = a.refs.get(id(e)) if isinstance(e, n.Name) else None
+        if ref is None or (ref.sym.kind in ("field", "enum_value") and not ref.related):
+            continue
+        what = ("a field of a related entity" if ref.sym.kind == "field"
+                else _NOT_A_FIELD.get(ref.sym.kind, "not a field"))
+        yield Diagnostic(
+            "KPI027", f"`leader when` reads `{e.dotted}`, which is {what}; who leads a unit is decided from "
+                      "each person's own fields, before anything is computed", e.span,
+            help="write the condition over the fields of the person, e.g. `role in [deputy, head]`, or add a "
+                 "field to the input that says who leads")
+        return
+
+
+# ---------------------------------------------------------------- missing zero
+def _missing_zero(program: Program, a: Analysis) -> Iterator[Diagnostic]:
+    for m in program.measures.values():
+        if m.missing != "zero":
+            continue
+        t = a.measure_types.get(m.name) or a.type_of(m.expr)
+        t = t.scalar()
+        if t.numeric or t.kind in ("bool", "unknown", "column", "collection", "entity"):
+            continue
+        yield Diagnostic(
+            "KPI030", f"measure `{m.name}` is {describe(t)}, which has no zero; `missing zero` needs a number "
+                      "or a true/false value", word_span(m.span, r"\b(missing\s+zero)\b"),
+            help=f"write `missing skip` and test `{m.name} is missing` where it is read, or `missing fail`")

@@ -657,6 +657,9 @@ class _Analyser:
                 self.a.reach_out.append((e, "row"))
         elif env.result is not None and (first is env.result.score or first is env.result.rating):
             self.a.reach_out.append((e, "result"))
+        elif first.kind == "periods":
+            # The periods are a table of their own, not a value each row of another collection can read.
+            self.a.reach_out.append((e, "periods"))
         elif len(env.rows) > 1 and first.kind in ("measure", "field", "collection", "relation", "criterion"):
             self.a.reach_out.append((e, "entity"))
 

@@ -10,6 +10,7 @@ from kpidsl.check import CheckContext
 from kpidsl.check.scope import (FUNCTIONS, Analysis, Site, Type, children, describe, field_type, head_span,
                                 score_items, scope_of, text_of, walk, word_span)
 from kpidsl.diagnostics import Diagnostic, did_you_mean
+from kpidsl.engine.decimal_sql import SCALE as MAX_PLACES
 from kpidsl.resolve import Program
 
 _ORDERED = ("<", "<=", ">", ">=")
@@ -293,6 +294,10 @@ def _aggregate(scope: Analysis, e: n.Call) -> Iterator[Diagnostic]:
         if t.kind not in ("collection", "column", "unknown"):
             yield _err(f"`{func}` counts the rows of a collection, but `{text}` is {describe(t)}", arg,
                        "name a collection, e.g. `tasks` or `members`")
+        elif t.kind == "column" and t.elem is not None and t.elem.kind in ("collection", "column"):
+            yield _err(f"`{func}` counts the rows of a collection, but `{text}` is {describe(t)}", arg,
+                       "count them in a measure of each row and add those up, e.g. "
+                       "`measure n_tasks for people = count(tasks)` and `sum(members.n_tasks)`")
     elif t.kind == "collection":
         yield _err(f"`{func}` needs a column of numbers, but `{text}` is {describe(t)}", arg,
                    f"name a column of it, e.g. `{func}({text}.FIELD)`")
@@ -327,6 +332,10 @@ def _scalar_call(scope: Analysis, e: n.Call) -> Iterator[Diagnostic]:
             if not (isinstance(arg, n.Num) and arg.value.denominator == 1 and arg.unit == "number" and arg.value >= 0):
                 yield _err(f"the places of `round` must be a whole number such as 2, but `{text_of(arg)}` is not",
                            arg, "e.g. `round(x, 2)`")
+            elif arg.value > MAX_PLACES:
+                yield Diagnostic("KPI032", f"`round` to {arg.value} places: values are kept to {MAX_PLACES} "
+                                 "places, so there is nothing more to round", arg.span,
+                                 help=f"round to {MAX_PLACES} places or fewer, e.g. `round(x, 2)`")
             continue
         allowed = ("numeric", "date") if func in ("min", "max") else ("numeric",)
         if t.kind in ("column", "collection"):
