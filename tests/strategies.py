@@ -463,3 +463,46 @@ def typed_frameworks(draw) -> str:
             out.append("rating yr {\n  top when score >= 80 and count(periods where rating = top) >= 2\n"
                        "  low otherwise\n}\n")
     return "\n".join(out)
+
+
+# ---------------------------------------------------------------- data for the fixed schema
+# Rows valid for TYPED_SCHEMA in 2025-Q3: references resolve, tasks fall due in the quarter, and
+# the shapes that trip aggregates are common: the last unit has no members (and some units no
+# children), the last person has no tasks, optional values and defaulted ones are often left out.
+
+TYPED_PERIOD = "2025-Q3"
+_Q3_DAYS = st.integers(0, 91).map(lambda d: datetime.date(2025, 7, 1) + datetime.timedelta(days=d))
+_amounts = st.decimals(min_value=0, max_value=100, places=2).map(lambda d: format(d, "f"))
+
+
+def _maybe(strategy):
+    return st.none() | strategy
+
+
+@st.composite
+def typed_data(draw) -> dict[str, tuple[list[str], list[list[object]]]]:
+    """Input -> (columns, rows) for TYPED_SCHEMA: 2-4 units in a tree, 1-5 people, 0-6 tasks."""
+    n_units = draw(st.integers(2, 4))
+    units = []
+    for i in range(n_units):
+        parent = None if i == 0 else draw(_maybe(st.sampled_from([f"u{j}" for j in range(i)])))
+        units.append([f"u{i}", parent, draw(_maybe(st.sampled_from(["0", "1", "2", "3.5"]))),
+                      draw(st.sampled_from(["north", "south"]))])
+    staffed = [f"u{i}" for i in range(n_units - 1)]  # the last unit has no members
+    people = []
+    for i in range(draw(st.integers(1, 5))):
+        people.append([f"p{i}", draw(st.sampled_from(staffed)), draw(st.sampled_from(["staff", "deputy", "head"])),
+                       draw(_amounts), draw(_maybe(st.sampled_from([datetime.date(2020, 5, 1), datetime.date(2025, 1, 2)]))),
+                       draw(_maybe(st.booleans()))])
+    busy = [p[0] for p in people[:-1]] or [people[0][0]]  # the last person has no tasks (unless alone)
+    tasks = []
+    for i in range(draw(st.integers(0, 6))):
+        due = draw(_Q3_DAYS)
+        tasks.append([f"t{i}", draw(st.sampled_from(busy)), due, draw(_maybe(_Q3_DAYS)),
+                      draw(_maybe(st.sampled_from(["0", "1", "2.5", "4"]))), draw(_maybe(st.integers(0, 3))),
+                      draw(_maybe(st.booleans())), draw(st.sampled_from(["small", "big"]))])
+    return {
+        "units": (["unit_id", "parent_id", "level", "region"], units),
+        "people": (["person_id", "unit_id", "role", "base", "joined", "disciplined"], people),
+        "tasks": (["task_id", "person_id", "due", "finished", "size", "errors", "waived", "kind"], tasks),
+    }
