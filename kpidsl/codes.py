@@ -55,6 +55,7 @@ CODES: dict[str, tuple[str, str]] = {
     "KPI061": (ERROR, "quota names an unknown level"),
     "KPI062": (ERROR, "rating without a fallback level"),
     "KPI063": (ERROR, "quota on a rating decided along the unit tree"),
+    "KPI064": (ERROR, "levels of two ratings that do not fit one order"),
     # graph
     "KPI070": (ERROR, "reference cycle"),
     # extends, locks and constraints

@@ -386,7 +386,7 @@ class ExprCompiler:
             a, b = self.expr(e.then, s), self.expr(e.otherwise, s)
             a, b, kind = self.unify(a, b)
             return V(f"(CASE WHEN {cond.sql} THEN {a.sql} ELSE {b.sql} END)", kind, _deps([cond, a, b]),
-                     levels=a.levels or b.levels, scale=a.scale if a.kind == "dec" else b.scale)
+                     levels=max(a.levels, b.levels, key=len), scale=a.scale if a.kind == "dec" else b.scale)
         if isinstance(e, n.Call):
             return self.call(e, s)
         raise CompileError(f"cannot compute `{type(e).__name__}`", getattr(e, "span", None))
@@ -433,7 +433,8 @@ class ExprCompiler:
             right = self._operand(e.right, left, s)
         op = e.op
         if left.kind == "level" or right.kind == "level":
-            levels = self._levels(e) or left.levels or right.levels
+            # The longer list orders both sides (the checker makes the shorter fit into it).
+            levels = max((self._levels(e), left.levels, right.levels), key=len)
             if op in ("=", "!="):
                 return V(f"({left.sql} {_OPS[op]} {right.sql})", "bool", _deps([left, right]))
             # Levels are listed best first: `a >= b` holds when a's place in the list is at or before b's.
@@ -443,11 +444,8 @@ class ExprCompiler:
         return V(f"({left.sql} {_OPS[op]} {right.sql})", "bool", _deps([left, right]))
 
     def _levels(self, e: n.Compare) -> tuple[str, ...]:
-        for side in (e.left, e.right):
-            t = self.a.type_of(side).scalar()
-            if t.kind == "level" and t.values:
-                return t.values
-        return ()
+        found = [t.values for t in (self.a.type_of(side).scalar() for side in (e.left, e.right)) if t.kind == "level"]
+        return max(found, key=len, default=())
 
     def level_index(self, rel: Rel, v: V, levels: tuple[str, ...]) -> str:
         if not levels:

@@ -1,4 +1,5 @@
-"""Checker pass: rating blocks — one last `otherwise`, thresholds going down, quotas naming known levels.
+"""Checker pass: rating blocks — one last `otherwise`, thresholds going down, quotas naming known levels,
+and levels of two ratings meeting (a cap, an `if`, a comparison) only when the ratings list the same levels.
 
 Duplicate level names and unknown levels in `override` are the names pass's findings.
 """
@@ -11,6 +12,7 @@ from typing import Iterable, Iterator
 
 from kpidsl import nodes as n
 from kpidsl.check import CheckContext
+from kpidsl.check.scope import Analysis, Type, fits, one_order, scope_of, text_of, walk
 from kpidsl.check.tree import head_span, number, where
 from kpidsl.diagnostics import Diagnostic, did_you_mean
 from kpidsl.resolve import Program
@@ -24,6 +26,7 @@ def run(program: Program, ctx: CheckContext) -> Iterable[Diagnostic]:
     found: list[Diagnostic] = []
     for rating in program.ratings.values():
         _check_rating(rating, found)
+    found.extend(_mixed_levels(program, scope_of(ctx)))
     return found
 
 
@@ -128,3 +131,78 @@ def _word(span: Span, pattern: str) -> Span:
     if found is None:
         return span
     return span.source.span(span.start + found.start(1), span.start + found.end(1))
+
+
+# ---------------------------------------------------------------- levels of different ratings
+# Levels are ordered by their place in their rating's list. Two ratings' levels can be compared,
+# capped against each other or chosen between by an `if` only when one rating's levels all appear in
+# the other's list in the same order (the same list, or a shorter one such as good, completed within
+# excellent, good, completed, not_completed): then the longer list orders both. Otherwise a level
+# of one has no place, or another place, in the other's list.
+
+def _levels_of(rating: n.Rating) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(i.name for i in rating.items if isinstance(i, n.Level)))
+
+
+def _ratings_of(program: Program, t: Type) -> list[n.Rating]:
+    """The ratings whose levels a level type holds (several when role variants are rated apart)."""
+    names = t.owner.split(", ") if t.kind == "level" and t.owner else []
+    return [program.ratings[name] for name in names if name in program.ratings]
+
+
+def _described(*ratings: n.Rating) -> str:
+    """`rating `r` (a, b, c)`, or several of them joined with `and`."""
+    parts = [f"`{r.name}` ({', '.join(_levels_of(r)) or 'no levels'})" for r in ratings]
+    return ("rating " if len(parts) == 1 else "ratings ") + " and ".join(parts)
+
+
+def _mixed_levels(program: Program, a: Analysis) -> Iterator[Diagnostic]:
+    for rating in program.ratings.values():
+        mine = _levels_of(rating)
+        for cap in (i for i in rating.items if isinstance(i, n.RatingCap)):
+            for other in _ratings_of(program, a.type_of(cap.against).scalar()):
+                if not fits(_levels_of(other), mine):
+                    yield Diagnostic(
+                        "KPI064", f"rating `{rating.name}` is capped by `{text_of(cap.against)}`, a level of "
+                                  f"{_described(other)}, whose levels are not levels of {_described(rating)} "
+                                  "in the same order", cap.against.span,
+                        help=f"a cap keeps the worse of two levels by their place in `{rating.name}`'s list, so "
+                             f"every level of `{other.name}` must be a level of `{rating.name}`, in the same order: "
+                             f"rename the levels of `{other.name}`, or cap against a rating that has them")
+                    break
+    seen: set[int] = set()
+    for site in a.sites:
+        for node in walk(site.expr):
+            if id(node) in seen:
+                continue
+            seen.add(id(node))
+            if isinstance(node, n.If):
+                yield from _pair(program, a, (node.then, node.otherwise), node, False,
+                                 "the two branches of `if` are levels of ratings whose levels do not fit one order",
+                                 "an `if` gives one value, ordered by one list of levels; choose between ratings "
+                                 "whose levels all appear, in the same order, in the longer list")
+            elif isinstance(node, n.Compare):
+                yield from _pair(program, a, (node.left, node.right), node, node.op not in ("=", "!="),
+                                 f"`{text_of(node)}` compares levels of ratings whose levels do not fit one order",
+                                 "levels are compared by their place in their rating's list; compare each "
+                                 "rating with one of its own levels, e.g. `unit.rating >= good`")
+
+
+def _pair(program: Program, a: Analysis, pair: tuple[n.Node, n.Node], at: n.Node, ordered: bool, message: str,
+          help: str) -> Iterator[Diagnostic]:
+    """Both sides' ratings must fit one order; an ordered comparison needs that of one side's ratings too."""
+    sides = []
+    for side in pair:
+        ref = a.refs.get(id(side)) if isinstance(side, n.Name) else None
+        if ref is not None and ref.sym.kind == "level":
+            continue  # a level written by name takes the other side's list
+        ratings = _ratings_of(program, a.type_of(side).scalar())
+        if ratings:
+            sides.append((side, ratings))
+    if len(sides) < (1 if ordered else 2):
+        return
+    if one_order([_levels_of(r) for _, ratings in sides for r in ratings]) is not None:
+        return
+    yield Diagnostic("KPI064", message, at.span,
+                     notes=tuple(f"`{text_of(node)}` is a level of {_described(*ratings)}" for node, ratings in sides),
+                     help=help)

@@ -299,13 +299,26 @@ def name_span(node: n.Node, keyword: str, name: str) -> Span:
     return word_span(node.span, rf"\b{keyword}\s+({re.escape(name)})\b")
 
 
+def fits(inner: tuple[str, ...], outer: tuple[str, ...]) -> bool:
+    """Every level of `inner` is one of `outer`, in the same order."""
+    rest = iter(outer)
+    return all(level in rest for level in inner)
+
+
+def one_order(lists: list[tuple[str, ...]]) -> tuple[str, ...] | None:
+    """The longest of some level lists when every other fits into it (it orders them all); else None."""
+    if not lists:
+        return ()
+    longest = max(lists, key=len)
+    return longest if all(fits(other, longest) for other in lists) else None
+
+
 def level_type(ratings: list[n.Rating]) -> Type:
-    values: list[str] = []
-    for rating in ratings:
-        for item in rating.items:
-            if isinstance(item, n.Level) and item.name not in values:
-                values.append(item.name)
-    return Type("level", tuple(values), ", ".join(dict.fromkeys(r.name for r in ratings)))
+    lists = [tuple(dict.fromkeys(i.name for i in r.items if isinstance(i, n.Level))) for r in ratings]
+    values = one_order(lists)
+    if values is None:  # no one order: the ratings pass reports where the order is needed
+        values = tuple(dict.fromkeys(level for levels in lists for level in levels))
+    return Type("level", values, ", ".join(dict.fromkeys(r.name for r in ratings)))
 
 
 def score_items(score: n.Score | n.Group) -> Iterator[n.Node]:
@@ -1009,6 +1022,8 @@ def join(a: Type, b: Type) -> Type:
         return a
     if a.numeric and b.numeric:
         return NUMBER
+    if a.kind == b.kind == "level" and len(b.values) > len(a.values) and fits(a.values, b.values):
+        return b  # the longer list orders both branches
     return a
 
 
