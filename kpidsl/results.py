@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import zipfile
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -414,15 +415,21 @@ def _has_table(con: Any, name: str) -> bool:
                             "AND table_schema = $s AND table_name = $t", {"s": schema, "t": table}).fetchall()[0][0])
 
 
-def items_table(folder: str) -> OutTable:
-    """Every item of every entity, read back from the evidence, which holds them in this table's order."""
+def _item_cols() -> list[Col]:
+    """The columns of the items output (and of the items evidence, which is the same file)."""
     cols = [Col(c, f"i.{c}") for c in ("entity", "id", "score_name", "path", "parent_path", "kind", "label")]
     cols += [Col("value", "i.value", "dec"), Col("value_text", "i.value_text")]
     cols += [Col(c, f"i.{c}", "dec") for c in ("credit", "weight", "budget")]
     cols += [Col("contribution", "i.contribution", "points"), Col("missing_policy", "i.missing_policy"),
              Col("scale", "i.scale"), Col("file", "i.file"), Col("line", "i.line", "int")]
+    return cols
+
+
+def items_table(folder: str) -> OutTable:
+    """Every item of every entity, read back from the evidence, which holds them in this table's order."""
     evidence_items = os.path.join(folder, EVIDENCE_DIR, "items.parquet")
-    return OutTable("items", cols, "read_parquet($evidence_items) AS i", "", {"evidence_items": evidence_items})
+    return OutTable("items", _item_cols(), "read_parquet($evidence_items) AS i", "",
+                    {"evidence_items": evidence_items})
 
 
 def steps_table() -> OutTable:
@@ -558,9 +565,11 @@ def _repack_fixed_times(source: str, target: str) -> None:
 def write_evidence(con: Any, folder: str, evidence: dict[str, Any]) -> list[str]:
     """The result tables as typed Parquet and the framework's rules as JSON, under `evidence/`.
 
-    Items are written in the order of the items output (entity, id, score, framework order), so
-    write_tables reads them back from here instead of sorting the largest table a second time.
+    Items are written as the items output is (its columns, types and order: entity, id, score,
+    framework order), so write_tables copies or reads back this file instead of sorting the largest
+    table a second time.
     """
+    places = int(evidence.get("rounding", {}).get("places", 2))
     target = os.path.join(folder, EVIDENCE_DIR)
     os.makedirs(target, exist_ok=True)
     written = []
@@ -569,7 +578,7 @@ def write_evidence(con: Any, folder: str, evidence: dict[str, Any]) -> list[str]
         name = f"{EVIDENCE_DIR}/{table}.parquet"
         if table == "items":
             source, order = _items_source(con, evidence, "i")
-            cols = ", ".join(f"CAST(i.{ident(c)} AS {t}) AS {ident(c)}" for c, t in columns)
+            cols = ", ".join(f"{_typed(c, places)} AS {ident(c.name)}" for c in _item_cols())
         else:
             source, order = result_table(table), ORDER_BY[table]
         _write_parquet(con, f"SELECT {cols} FROM {source} ORDER BY {order}", None, os.path.join(folder, name))
@@ -616,8 +625,11 @@ def write_tables(con: Any, folder: str, evidence: dict[str, Any], formats: Seque
         rows = table
         if "parquet" in formats:
             parquet = os.path.join(folder, f"{table.name}.parquet")
-            _write_parquet(con, table.typed_sql(places), table.params, parquet)
-            rows = _read_back(table, parquet)
+            if table.name == "items":
+                shutil.copyfile(table.params["evidence_items"], parquet)  # the same columns, types and order
+            else:
+                _write_parquet(con, table.typed_sql(places), table.params, parquet)
+                rows = _read_back(table, parquet)
         if "csv" in formats:
             _write_csv(con, rows, os.path.join(folder, f"{table.name}.csv"), places)
             written.append(f"{table.name}.csv")
