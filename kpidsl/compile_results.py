@@ -49,17 +49,28 @@ def create_steps() -> list[Step]:
     return out
 
 
-def final_frame(fr: Frame, units: Frame | None, name: str) -> Step:
-    """All of an entity's computed columns in one table, with the id of its unit (or parent)."""
+def final_frame(fr: Frame, units: Frame | None, name: str) -> list[Step]:
+    """All of an entity's computed columns in one table, with the id of its unit (or parent).
+
+    Joined one stage table at a time: a single statement joining them all holds every wide stage
+    table in a hash table at once, which at a million people is more than the run's memory.
+    """
     tables = sorted(set(fr.tables.values()))
-    joins = "".join(f' LEFT JOIN {t} AS t{i} ON t{i}."_e" = b."_e"' for i, t in enumerate(tables))
-    cols = "".join(f', t{i}.* EXCLUDE ("_e")' for i in range(len(tables)))
     key = "_unit_e" if fr.entity == "people" else "_parent_e"
     unit = ', u."id" AS "~unit_id"' if units is not None else ', CAST(NULL AS VARCHAR) AS "~unit_id"'
     unit_join = f' LEFT JOIN {units.base} AS u ON u."_e" = b.{ident(key)}' if units is not None else ""
-    sql = f"CREATE OR REPLACE TABLE {name} AS SELECT b.*{cols}{unit} FROM {fr.base} AS b{joins}{unit_join}"
-    return Step(f"{fr.entity} results frame", "results", sql, entity=fr.entity, creates=name,
-                reads=tuple([fr.base, *tables]))
+    names = [name] if not tables else [work_table(f"{fr.entity}:joined:{i}") for i in range(len(tables))] + [name]
+    sql = f"CREATE OR REPLACE TABLE {names[0]} AS SELECT b.*{unit} FROM {fr.base} AS b{unit_join}"
+    steps = [Step(f"{fr.entity} results frame", "results", sql, entity=fr.entity, creates=names[0],
+                  reads=(fr.base,))]
+    for i, t in enumerate(tables):
+        before, after = names[i], names[i + 1]
+        sql = (f'CREATE OR REPLACE TABLE {after} AS SELECT f.*, t.* EXCLUDE ("_e") FROM {before} AS f '
+               f'LEFT JOIN {t} AS t ON t."_e" = f."_e"')
+        steps.append(Step(f"{fr.entity} results frame {i + 1}", "results", sql, entity=fr.entity, creates=after,
+                          reads=(before, t)))
+        steps.append(Step(f"{fr.entity} results frame {i + 1} done", "results", f"DROP TABLE {before}"))
+    return steps
 
 
 def insert(name: str, selects: list[str], params: Params, rules: tuple[Rule, ...] = ()) -> list[Step]:
@@ -84,7 +95,7 @@ def period_results(pc: PlanCompiler) -> list[Step]:
     for e in pc.entities:
         fr = pc.frames[e]
         finals[e] = work_table(f"{e}:final")
-        out.append(final_frame(fr, pc.frames.get("units"), finals[e]))
+        out.extend(final_frame(fr, pc.frames.get("units"), finals[e]))
     params = Params("r")
     out.extend(insert("entities", [_entities(pc, e, finals[e], params) for e in pc.entities], params))
     for e in pc.entities:

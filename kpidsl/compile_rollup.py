@@ -235,7 +235,7 @@ def _capture(pc: PlanCompiler, rollups: list[n.Rollup], ec) -> list[Step]:
         if entity not in pc.frames:
             continue
         final = work_table(f"{entity}:final")
-        out.append(final_frame(pc.frames[entity], pc.frames.get("units"), final))
+        out.extend(final_frame(pc.frames[entity], pc.frames.get("units"), final))
         params = Params("c")
         from kpidsl.compile_results import _entities
         select = _entities(pc, entity, final, params)
@@ -264,7 +264,7 @@ def _results(pc: PlanCompiler, frames, rollups, rating_cols, measures: set[str])
     finals = {}
     for e in pc.entities:
         finals[e] = work_table(f"y:{e}:final")
-        out.append(final_frame(frames[e], frames.get("units"), finals[e]))
+        out.extend(final_frame(frames[e], frames.get("units"), finals[e]))
     params = Params("r")
     selects = [_entities_rollup(pc, r, rating_cols.get(r.name), finals[r.entity], params) for r in rollups
                if r.entity in finals]
