@@ -7,6 +7,7 @@ inputs always give the same rows in the same order.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from kpidsl import nodes as n
@@ -182,7 +183,7 @@ def wide_table(pc: PlanCompiler, entity: str, final: str) -> Step:
         for item in cols.items:
             value, text = _item_value(item)
             found = {"value": value, "value_text": text, "contribution": _col(item.contribution),
-                     "weight": _col(item.weight), "credit": _col(item.credit)}
+                     "weight": _share(item.weight, item.weight_const, params), "credit": _col(item.credit)}
             fields = per_path.setdefault(item.path, {f: [] for f in WIDE_FIELDS})
             for f in WIDE_FIELDS:
                 fields[f].append(f"WHEN {on} THEN {found[f]}")
@@ -235,13 +236,21 @@ def _items(cols: ScoreCols, final: str, params: Params) -> list[str]:
             f"SELECT {_p(params, score.entity)} AS entity, \"id\", {_p(params, score.name)} AS score_name, "
             f"{_p(params, item.path)} AS path, CAST({_p(params, item.parent)} AS VARCHAR) AS parent_path, "
             f"{_p(params, item.kind)} AS kind, CAST({_p(params, label)} AS VARCHAR) AS label, "
-            f"CAST({value} AS {DEC}) AS value, {_col(item.credit)} AS credit, {_col(item.weight)} AS weight, "
-            f"{_col(item.budget)} AS budget, {_col(item.contribution)} AS contribution, "
+            f"CAST({value} AS {DEC}) AS value, {_col(item.credit)} AS credit, "
+            f"{_share(item.weight, item.weight_const, params)} AS weight, "
+            f"{_share(item.budget, item.budget_const, params)} AS budget, {_col(item.contribution)} AS contribution, "
             f"CAST({_col(item.policy, 'VARCHAR')} AS VARCHAR) AS missing_policy, "
             f"CAST({_p(params, item.scale)} AS VARCHAR) AS scale, CAST({_p(params, node.span.line)} AS INTEGER) AS line, "
             f"CAST({_p(params, node.span.file)} AS VARCHAR) AS file, {text} AS value_text "
             f"FROM {final} WHERE {ident(f's:{score.name}:on')}")
     return out
+
+
+def _share(column: str | None, const, params: Params) -> str:
+    """A weight or budget: its column, or the value every entity has (kept out of the frames)."""
+    if const is not None:
+        return f"CAST({params.add(Decimal(int(const * 10 ** 12)).scaleb(-12))} AS {DEC})"  # at most 12 places
+    return _col(column)
 
 
 def _bare(sql: str) -> str:

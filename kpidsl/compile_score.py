@@ -40,6 +40,9 @@ class ItemCols:
     value_kind: str = "dec"
     credit: str | None = None
     weight: str | None = None
+    # A weight or budget the same for every entity is kept here rather than as a column in every row.
+    weight_const: Fraction | None = None
+    budget_const: Fraction | None = None
     budget: str | None = None
     contribution: str | None = None
     policy: str | None = None
@@ -305,19 +308,28 @@ class ScoreCompiler:
         for child, w in zip(children, shares):
             key = _key(child.path)
             child_eff = (per_share * w, divisor)
-            if dynamic is None:
-                weight = ec.as_dec(ec.number(rel, D.round_fraction(Fraction(w, common), 12, "half_up")))
-            else:
-                weight = ec.ratio(rel, V(f"CAST({w} AS HUGEINT)", "int", simple=True),
-                                  V(f"CAST({dynamic} AS HUGEINT)", "int", frozenset(_cols(dynamic))), 12, "half_up")
             present = child.present
-            if present is not None:
-                weight = V(f"CASE WHEN {present} THEN {weight.sql} END", "dec", weight.deps | frozenset(_cols(present)))
-            child.cols.weight = self.col(f"{key}weight", weight).sql
-            budget = self._budget(child_eff, 12, "half_up")
-            if present is not None:
-                budget = V(f"CASE WHEN {present} THEN {budget.sql} END", "dec", budget.deps | frozenset(_cols(present)))
-            child.cols.budget = self.col(f"{key}budget", budget).sql
+            if dynamic is None and present is None:
+                child.cols.weight_const = D.round_fraction(Fraction(w, common), 12, "half_up")
+            else:
+                if dynamic is None:
+                    weight = ec.as_dec(ec.number(rel, D.round_fraction(Fraction(w, common), 12, "half_up")))
+                else:
+                    weight = ec.ratio(rel, V(f"CAST({w} AS HUGEINT)", "int", simple=True),
+                                      V(f"CAST({dynamic} AS HUGEINT)", "int", frozenset(_cols(dynamic))), 12,
+                                      "half_up")
+                if present is not None:
+                    weight = V(f"CASE WHEN {present} THEN {weight.sql} END", "dec",
+                               weight.deps | frozenset(_cols(present)))
+                child.cols.weight = self.col(f"{key}weight", weight).sql
+            if not child_eff[1] and present is None:
+                child.cols.budget_const = D.round_fraction(child_eff[0], 12, "half_up")
+            else:
+                budget = self._budget(child_eff, 12, "half_up")
+                if present is not None:
+                    budget = V(f"CASE WHEN {present} THEN {budget.sql} END", "dec",
+                               budget.deps | frozenset(_cols(present)))
+                child.cols.budget = self.col(f"{key}budget", budget).sql
             if isinstance(child.item, n.Group):
                 child.exact = self._phase2(child, child_eff)
                 parts.append(child.exact)
