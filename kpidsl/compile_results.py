@@ -1,8 +1,8 @@
 """The result tables (schema `results`) from the computed frames: entities, items, measures, rating steps, quotas.
 
-Each entity's stage tables are joined once into a final frame table; every result
-table is then filled from it by plain SELECTs, in a fixed order, so the same
-inputs always give the same rows in the same order.
+Each entity's stage tables are joined into a final frame table; every result
+table is then filled from it by plain SELECTs. The rows are a set: whatever reads
+them (outputs, evidence, explain, `kpidsl test`) orders them by their keys.
 """
 
 from __future__ import annotations
@@ -26,15 +26,6 @@ if TYPE_CHECKING:  # pragma: no cover
 RESULTS = RESULTS_SCHEMA
 # The contract itself lives with the code that writes it out (kpidsl/results.py), defined once.
 TABLES = {**RESULT_TABLES, **OPTIONAL_TABLES}
-
-ORDER = {
-    "entities": "entity, id, score_name",
-    "items": "entity, id, score_name, path",
-    "measures": "entity, id, name",
-    "rating_steps": "entity, id, score_name, \"~seq\"",
-    "quota": "rating, level, of_level, group_key, resolution",
-    "periods": "entity, id, period, score_name",
-}
 
 
 def table(name: str) -> str:
@@ -291,9 +282,9 @@ def rating_steps(cols: RatingCols, final: str, params: Params) -> list[str]:
     file = " ".join(f"WHEN {_p(params, lv.name)} THEN {_p(params, lv.span.file)}" for lv in levels)
     out = [f"{head}, 'level' AS step, CAST(NULL AS VARCHAR) AS from_level, {level} AS to_level, "
            f"CAST(CASE {level} {reason} END AS VARCHAR) AS reason, CAST(CASE {level} {line} END AS INTEGER) AS line, "
-           f"CAST(CASE {level} {file} END AS VARCHAR) AS file, 0 AS \"~seq\" FROM {final} WHERE {level} IS NOT NULL"]
+           f"CAST(CASE {level} {file} END AS VARCHAR) AS file FROM {final} WHERE {level} IS NOT NULL"]
     before = level
-    for seq, change in enumerate(cols.changes, start=1):
+    for change in cols.changes:
         after = ident(change.after)
         if change.kind == "override":
             overrides = [i for i in cols.rating.items if isinstance(i, n.Override)]
@@ -315,7 +306,7 @@ def rating_steps(cols: RatingCols, final: str, params: Params) -> list[str]:
             line_sql, file_sql = _p(params, quota.span.line), _p(params, quota.span.file)
         out.append(f"{head}, {_p(params, change.kind)} AS step, {before} AS from_level, {after} AS to_level, "
                    f"CAST({reason_sql} AS VARCHAR) AS reason, CAST({line_sql} AS INTEGER) AS line, "
-                   f"CAST({file_sql} AS VARCHAR) AS file, {seq} AS \"~seq\" FROM {final} "
+                   f"CAST({file_sql} AS VARCHAR) AS file FROM {final} "
                    f"WHERE {before} IS NOT NULL AND {after} IS DISTINCT FROM {before}")
         before = after
     return out
