@@ -17,9 +17,10 @@ from fractions import Fraction
 
 from kpidsl import nodes as n
 from kpidsl.check.tree import score_total
-from kpidsl.compile_expr import V, ExprCompiler, _deps
+from kpidsl.compile_expr import ExprCompiler
 from kpidsl.compile_frame import SELF, CompileError, Scope
 from kpidsl.compile_scale import credit, scale_name
+from kpidsl.compile_value import V, _deps
 from kpidsl.check.scope import scale_body, walk
 from kpidsl.engine import decimal_sql as D
 from kpidsl.engine.sql import ident
@@ -388,7 +389,8 @@ class ScoreCompiler:
 
         Each part is first cut down to the rounding's places (its floor); the parts with the largest
         remainders then get one more unit each until the total is reached. A block kept at 0 or at
-        its budget, or without a result, has its parts rounded one by one.
+        its budget, or without a result, has its parts rounded one by one; a group that went
+        missing shows none.
         """
         ec, rel = self.ec, self.rel
         parts = [c for c in node.children] + list(node.adjustments)
@@ -427,6 +429,10 @@ class ScoreCompiler:
             value = V(f"CASE WHEN {child.exact.sql} IS NULL THEN NULL WHEN {one_by_one} THEN {alone.sql} "
                       f"ELSE {ec.as_dec(fair).sql} END", "dec",
                       child.exact.deps | shown.deps | raw.deps | kept.deps | alone.deps | fair.deps)
+            if node.path and node.present is not None:
+                # A group that went missing adds nothing, and neither do its bonuses and penalties.
+                value = V(f"CASE WHEN {node.present} THEN {value.sql} END", "dec",
+                          value.deps | frozenset(_cols(node.present)))
             shown_child = self.col(f"{_key(child.path)}contribution", value)
             child.cols.contribution = shown_child.sql
             if isinstance(child.item, n.Group):

@@ -56,9 +56,15 @@ def _sums_disagree(con, program) -> list[tuple]:
         blocks = {None: (total, declared.value if declared else 100),
                   **{p: (c, b) for p, _, k, c, b in items if k == "group"}}
         for block, (value, budget) in blocks.items():
-            parts = sum((c for _, parent, _, c, _ in items if parent == block and c is not None), Decimal(0))
+            shown = [c for _, parent, _, c, _ in items if parent == block and c is not None]
+            if value is None:
+                # A group that went missing and was re-normalised away shows nothing, nor do its parts.
+                if shown or block is None:
+                    wrong.append((entity, id_, name, block, shown, value))
+                continue
+            parts = sum(shown, Decimal(0))
             held = (value == 0 and parts < 0) or (value == budget and parts > budget)
-            if value is None or (parts != value and not held):
+            if parts != value and not held:
                 wrong.append((entity, id_, name, block, parts, value))
     return wrong
 
