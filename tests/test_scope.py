@@ -9,7 +9,9 @@ import pytest
 from conftest import ROOT
 from kpidsl import nodes as n
 from kpidsl.check import CheckContext, check_program, cycles, missing
-from kpidsl.check.scope import Analysis, describe_node, scope_of, walk
+from kpidsl.check.scope import scope_of
+from kpidsl.check.scope_types import Analysis, describe_node
+from kpidsl.check.syntax import walk
 from kpidsl.resolve import Loader, Program, resolve
 
 BASE = """

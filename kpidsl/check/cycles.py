@@ -14,7 +14,8 @@ from collections import deque
 from typing import Iterable, Iterator
 
 from kpidsl.check import CheckContext
-from kpidsl.check.scope import NodeKey, describe_node, scope_of
+from kpidsl.check.scope import scope_of
+from kpidsl.check.scope_types import NodeKey, describe_node
 from kpidsl.diagnostics import Diagnostic
 from kpidsl.resolve import Program
 from kpidsl.source import Span

@@ -11,8 +11,9 @@ from typing import Iterable, Iterator
 from kpidsl import nodes as n
 from kpidsl.check import CheckContext
 from kpidsl.check.cycles import strongly_connected
-from kpidsl.check.scope import (COLLECTION_AGGREGATES, Analysis, NodeKey, children, describe, describe_node,
-                                scope_of, word_span)
+from kpidsl.check.scope import scope_of
+from kpidsl.check.scope_types import COLLECTION_AGGREGATES, Analysis, NodeKey, describe, describe_node
+from kpidsl.check.syntax import children, word_span
 from kpidsl.diagnostics import Diagnostic
 from kpidsl.resolve import Program
 

@@ -6,7 +6,8 @@ from typing import Iterable, Iterator
 
 from kpidsl import nodes as n
 from kpidsl.check import CheckContext
-from kpidsl.check.scope import name_span, scope_of
+from kpidsl.check.scope import scope_of
+from kpidsl.check.syntax import name_span
 from kpidsl.diagnostics import Diagnostic
 from kpidsl.resolve import Program
 

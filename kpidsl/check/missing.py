@@ -7,7 +7,9 @@ from typing import Iterable, Iterator
 
 from kpidsl import nodes as n
 from kpidsl.check import CheckContext
-from kpidsl.check.scope import Analysis, scope_of, text_of
+from kpidsl.check.scope import scope_of
+from kpidsl.check.scope_types import Analysis
+from kpidsl.check.syntax import text_of
 from kpidsl.diagnostics import Diagnostic
 from kpidsl.resolve import Program
 from kpidsl.source import Span

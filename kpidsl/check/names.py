@@ -7,7 +7,9 @@ from typing import Iterable, Iterator
 
 from kpidsl import nodes as n
 from kpidsl.check import CheckContext
-from kpidsl.check.scope import ENTITIES, head_span, name_span, score_items, scope_of, word_span
+from kpidsl.check.scope import scope_of
+from kpidsl.check.scope_types import ENTITIES
+from kpidsl.check.syntax import head_span, name_span, score_items, word_span
 from kpidsl.diagnostics import Diagnostic, did_you_mean
 from kpidsl.resolve import Program
 from kpidsl.source import Span

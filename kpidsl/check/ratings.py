@@ -12,7 +12,9 @@ from typing import Iterable, Iterator
 
 from kpidsl import nodes as n
 from kpidsl.check import CheckContext
-from kpidsl.check.scope import Analysis, Type, fits, one_order, scope_of, text_of, walk
+from kpidsl.check.scope import scope_of
+from kpidsl.check.scope_types import Analysis, Type, fits, one_order
+from kpidsl.check.syntax import text_of, walk
 from kpidsl.check.tree import head_span, number, where
 from kpidsl.diagnostics import Diagnostic, did_you_mean
 from kpidsl.resolve import Program

@@ -7,8 +7,9 @@ from typing import Iterable, Iterator
 
 from kpidsl import nodes as n
 from kpidsl.check import CheckContext
-from kpidsl.check.scope import (FUNCTIONS, Analysis, Site, Type, children, describe, field_type, head_span,
-                                score_items, scope_of, text_of, walk, word_span)
+from kpidsl.check.scope import scope_of
+from kpidsl.check.scope_types import FUNCTIONS, Analysis, Site, Type, describe, field_type
+from kpidsl.check.syntax import children, head_span, score_items, text_of, walk, word_span
 from kpidsl.diagnostics import Diagnostic, did_you_mean
 from kpidsl.engine.decimal_sql import SCALE as MAX_PLACES
 from kpidsl.resolve import Program
