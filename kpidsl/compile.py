@@ -16,11 +16,14 @@ from dataclasses import dataclass, replace
 
 from kpidsl import nodes as n
 from kpidsl.check.scope import Analysis, NodeKey, walk
-from kpidsl.compile_expr import V, ExprCompiler, Names, Scan, _deps
+from kpidsl.compile_agg import Scan
+from kpidsl.compile_expr import ExprCompiler
 from kpidsl.compile_frame import SELF, SOURCE, ColInfo, CompileError, Frame, NeedFlush, Scope, Stage, work_table
+from kpidsl.compile_names import Names
 from kpidsl.compile_rating import RatingCols, RatingCompiler
 from kpidsl.compile_rel import Rel
 from kpidsl.compile_score import ScoreCols, ScoreCompiler
+from kpidsl.compile_value import V, _deps, sql_type
 from kpidsl.engine import decimal_sql as D
 from kpidsl.engine.sql import Params, ident, qualified
 from kpidsl.plan import Plan, RollupPlan, Rule, Step
@@ -529,7 +532,6 @@ class PlanCompiler:
         body.append(step("units at one depth: keep", "stage",
                          f"UPDATE {rec} AS r SET {sets} FROM {layer} AS v WHERE r.\"_e\" = v.\"_e\"",
                          entity="units", reads=(layer,)))
-        from kpidsl.compile_expr import sql_type
         cols = ", ".join(f"CAST(NULL AS {sql_type(fr.info[c].kind if c in fr.info else 'dec')}) AS {ident(c)}"
                          for c in stage.outputs)
         create = step("units along the tree", "levels",

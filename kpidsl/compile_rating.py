@@ -15,9 +15,11 @@ from fractions import Fraction
 from kpidsl import nodes as n
 from kpidsl.check.ratings import QUOTA_OF_EVERYONE
 from kpidsl.check.scope import text_of
-from kpidsl.compile_expr import V, Ent, ExprCompiler, _deps
+from kpidsl.compile_expr import ExprCompiler
 from kpidsl.compile_frame import SELF, CompileError, ResultCtx, Scope
+from kpidsl.compile_names import Ent
 from kpidsl.compile_rel import Rel
+from kpidsl.compile_value import V, _deps
 from kpidsl.engine.sql import ident
 
 

@@ -13,11 +13,12 @@ from typing import TYPE_CHECKING
 
 from kpidsl import nodes as n
 from kpidsl.check.scope import walk
-from kpidsl.compile_expr import V, Coll, _deps, sql_type
 from kpidsl.compile_frame import PERIOD_RESULTS, SELF, ColInfo, CompileError, Scope, Stage, work_table
+from kpidsl.compile_names import Coll
 from kpidsl.compile_rating import RatingCompiler
 from kpidsl.compile_results import (TABLES, _entities_rollup, final_frame, insert, quota_rows, rating_steps,
                                     table, _measure)
+from kpidsl.compile_value import V, _deps, sql_type
 from kpidsl.engine.sql import Params, ident
 from kpidsl.plan import RollupPlan, Rule, Step
 

@@ -6,8 +6,9 @@ from fractions import Fraction
 
 from kpidsl import nodes as n
 from kpidsl.check.scales import Interval, _edges, _intervals, output
-from kpidsl.compile_expr import V, ExprCompiler, _deps
+from kpidsl.compile_expr import ExprCompiler
 from kpidsl.compile_frame import CompileError, Scope
+from kpidsl.compile_value import V, _deps
 
 
 def scale_name(body: n.Node) -> str:
