@@ -183,6 +183,11 @@ def _mixed_levels(program: Program, a: Analysis) -> Iterator[Diagnostic]:
                                  "the two branches of `if` are levels of ratings whose levels do not fit one order",
                                  "an `if` gives one value, ordered by one list of levels; choose between ratings "
                                  "whose levels all appear, in the same order, in the longer list")
+            elif isinstance(node, n.InList):
+                yield from _pair(program, a, (node.operand, *node.items), node, False,
+                                 f"`{text_of(node)}` matches levels of ratings whose levels do not fit one order",
+                                 "a level is matched within one rating's list of levels; list levels of the "
+                                 "rating being tested, e.g. `unit.rating in [good, excellent]`")
             elif isinstance(node, n.Compare):
                 yield from _pair(program, a, (node.left, node.right), node, node.op not in ("=", "!="),
                                  f"`{text_of(node)}` compares levels of ratings whose levels do not fit one order",
@@ -190,9 +195,9 @@ def _mixed_levels(program: Program, a: Analysis) -> Iterator[Diagnostic]:
                                  "rating with one of its own levels, e.g. `unit.rating >= good`")
 
 
-def _pair(program: Program, a: Analysis, pair: tuple[n.Node, n.Node], at: n.Node, ordered: bool, message: str,
+def _pair(program: Program, a: Analysis, pair: tuple[n.Node, ...], at: n.Node, ordered: bool, message: str,
           help: str) -> Iterator[Diagnostic]:
-    """Both sides' ratings must fit one order; an ordered comparison needs that of one side's ratings too."""
+    """Every side's ratings must fit one order; an ordered comparison needs that of one side's ratings too."""
     sides = []
     for side in pair:
         ref = a.refs.get(id(side)) if isinstance(side, n.Name) else None
