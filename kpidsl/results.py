@@ -55,6 +55,7 @@ OPTIONAL_TABLES: dict[str, tuple[tuple[str, str], ...]] = {
 """Result tables only some runs have: `periods` holds each period's results in a roll-up run."""
 
 WIDE_FIELDS = ("value", "value_text", "contribution", "weight", "credit")
+WIDE_PREFIX = "wide:"
 """A period run also leaves one wide table per entity (`wide_table`): the columns of its row in
 `entities`, then for each item path of its scores these fields, named `PATH:FIELD`, with the values
 `items` holds for it. The people and units outputs are read from there; without it (a roll-up run,
@@ -62,7 +63,7 @@ tables filled by hand) they are pivoted from `items`."""
 
 
 def wide_table(entity: str) -> str:
-    return qualified(RESULTS_SCHEMA, f"wide:{entity}")
+    return qualified(RESULTS_SCHEMA, f"{WIDE_PREFIX}{entity}")
 
 _STEP_RANK = "CASE step WHEN 'level' THEN 0 WHEN 'override' THEN 1 WHEN 'cap' THEN 2 WHEN 'quota' THEN 3 ELSE 4 END"
 ORDER_BY: dict[str, str] = {
@@ -102,11 +103,16 @@ def result_table(name: str) -> str:
     return qualified(RESULTS_SCHEMA, name)
 
 
-def present_tables(con: Any) -> dict[str, tuple[tuple[str, str], ...]]:
-    """The contract's tables and the optional ones this run has, in a fixed order."""
-    found = {row[0] for row in con.execute(
+def _tables_made(con: Any) -> set[str]:
+    """The names of the tables in the `results` schema."""
+    return {row[0] for row in con.execute(
         "SELECT table_name FROM information_schema.tables WHERE table_catalog = current_database() "
         "AND table_schema = $s", {"s": RESULTS_SCHEMA}).fetchall()}
+
+
+def present_tables(con: Any) -> dict[str, tuple[tuple[str, str], ...]]:
+    """The contract's tables and the optional ones this run has, in a fixed order."""
+    found = _tables_made(con)
     return {**RESULT_TABLES, **{name: cols for name, cols in OPTIONAL_TABLES.items() if name in found}}
 
 
@@ -382,7 +388,7 @@ def entity_table(con: Any, entity: str, evidence: dict[str, Any]) -> OutTable:
     """
     order = {(s, p): i for s, p, i in item_order(evidence)}
     params = Params()
-    wide = _has_table(con, wide_table(entity))
+    wide = f"{WIDE_PREFIX}{entity}" in _tables_made(con)
     pivots, cols = [], []
     for i, (path, measure, is_text) in enumerate(item_columns(con, entity, order, text_valued(evidence))):
         column, show = _ITEM_FIELD[measure]
@@ -407,12 +413,6 @@ def entity_table(con: Any, entity: str, evidence: dict[str, Any]) -> OutTable:
                   "ON w.id = e.id AND w.score_name IS NOT DISTINCT FROM e.score_name")
     return OutTable(entity, head + cols, f"{result_table('entities')} AS e{joined} WHERE e.entity = {ent}",
                     order_by, params.values)
-
-
-def _has_table(con: Any, name: str) -> bool:
-    schema, table = (part.strip('"').replace('""', '"') for part in name.split(".", 1))
-    return bool(con.execute("SELECT count(*) FROM information_schema.tables WHERE table_catalog = current_database() "
-                            "AND table_schema = $s AND table_name = $t", {"s": schema, "t": table}).fetchall()[0][0])
 
 
 def _item_cols() -> list[Col]:
