@@ -62,10 +62,10 @@ def cold(args: list[str], runs: int) -> tuple[float, float, float, int]:
 
 def stages(folder: Path) -> dict[str, float]:
     """Where in-process time goes: read+decode, parse, lower, then resolve+check of every root."""
-    from kpidsl.lower import lower
-    from kpidsl.parse import decode, parse_source
+    from kpidsl.syntax.lower import lower
+    from kpidsl.syntax.parser import decode, parse_source
     from kpidsl.pipeline import check_file
-    from kpidsl.resolve import LoadedFile, Loader, expand_paths
+    from kpidsl.semantic.resolve import LoadedFile, Loader, expand_paths
 
     files, _ = expand_paths([str(folder)])
     out: dict[str, float] = {}
@@ -107,7 +107,7 @@ def main() -> None:
           f"{platform.system()} {platform.release()}, load average {os.getloadavg()[0]:.2f}")
     print(f"set: {rel}: {len(written)} files, {args.criteria} criteria, {size:,} bytes")
 
-    from kpidsl.parse import parser as lark_parser
+    from kpidsl.syntax.parser import parser as lark_parser
     from kpidsl.pipeline import check_paths
 
     lark_parser()

@@ -35,10 +35,10 @@ from typing import Any, Callable
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from kpidsl import nodes as n  # noqa: E402
-from kpidsl.engine.period import Period, parse_period  # noqa: E402
-from kpidsl.engine.sql import ident  # noqa: E402
-from kpidsl.resolve import Program  # noqa: E402
+from kpidsl.syntax import nodes as n  # noqa: E402
+from kpidsl.period import Period, parse_period  # noqa: E402
+from kpidsl.sql.quoting import ident  # noqa: E402
+from kpidsl.semantic.resolve import Program  # noqa: E402
 
 DEFAULT_FRAMEWORK = ROOT / "frameworks" / "central" / "central.kpi"
 BRANCHING = 6  # sub-units per unit

@@ -158,7 +158,7 @@ def fmt(paths: tuple[str, ...], check_only: bool, show_diff: bool) -> None:
             raise click.UsageError("`-` (stdin) cannot be combined with other paths")
         sys.exit(_fmt_stdin(check_only, show_diff))
 
-    from kpidsl.resolve import expand_paths
+    from kpidsl.semantic.resolve import expand_paths
 
     files, missing = expand_paths(list(paths))
     problems = _path_problems(paths, files, missing)
@@ -186,7 +186,7 @@ def fmt(paths: tuple[str, ...], check_only: bool, show_diff: bool) -> None:
 def _fmt_file(path: str, write: bool, show_diff: bool) -> bool | None:
     """Format one file: True if it changes, False if it is already formatted, None if it cannot be formatted."""
     from kpidsl.diagnostics import Diagnostic
-    from kpidsl.resolve import read_bytes
+    from kpidsl.semantic.resolve import read_bytes
     from kpidsl.source import unknown_span
 
     data, problem = read_bytes(path)
@@ -213,7 +213,7 @@ def _fmt_file(path: str, write: bool, show_diff: bool) -> bool | None:
 
 
 def _fmt_stdin(check_only: bool, show_diff: bool) -> int:
-    from kpidsl.parse import MAX_FILE_BYTES
+    from kpidsl.syntax.parser import MAX_FILE_BYTES
 
     stdin = getattr(sys.stdin, "buffer", sys.stdin)
     data = stdin.read(MAX_FILE_BYTES + 1)
@@ -235,7 +235,7 @@ def _fmt_stdin(check_only: bool, show_diff: bool) -> int:
 def _format_bytes(path: str, data: bytes) -> tuple[str, str] | None:
     """(original text, formatted text), or None after printing why the file cannot be formatted."""
     from kpidsl.fmt import format_text
-    from kpidsl.parse import decode
+    from kpidsl.syntax.parser import decode
 
     source, problem = decode(path, data)
     if problem is not None:
@@ -321,7 +321,7 @@ def test_command(paths: tuple[str, ...], color: bool | None) -> None:
 # ---------------------------------------------------------------- run
 
 def _formats(ctx: click.Context, param: click.Parameter, value: str) -> tuple[str, ...]:
-    from kpidsl.results import FORMATS
+    from kpidsl.output.tables import FORMATS
 
     chosen = tuple(dict.fromkeys(part.strip().lower() for part in value.split(",") if part.strip()))
     unknown = [f for f in chosen if f not in FORMATS]
@@ -409,7 +409,7 @@ def _run_summary(report: Any) -> str:
               help="a readable tree, or one JSON document (schema in docs/cli.md)")
 def explain(folder: str, entity_id: str, score: str | None, output_format: str) -> None:
     """Explain a result of an earlier run from its output folder, line by line."""
-    from kpidsl.explain import ExplainError, explain as explain_result, render_text
+    from kpidsl.output.explain import ExplainError, explain as explain_result, render_text
 
     try:
         answer = explain_result(folder, entity_id, score)

@@ -40,11 +40,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from kpidsl import nodes as n
+from kpidsl.syntax import nodes as n
 from kpidsl.decimals import decimal_text
 from kpidsl.diagnostics import Diagnostic
-from kpidsl.lower import lower
-from kpidsl.parse import parse_source
+from kpidsl.syntax.lower import lower
+from kpidsl.syntax.parser import parse_source
 from kpidsl.source import SourceFile, Span
 
 WIDTH = 100

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 from kpidsl.diagnostics import Diagnostic, sorted_diagnostics
 
 if TYPE_CHECKING:
-    from kpidsl.resolve import Loader, Program
+    from kpidsl.semantic.resolve import Loader, Program
 
 
 @dataclass(frozen=True)
@@ -32,7 +32,7 @@ class CheckReport:
 def check_file(path: str, loader: Loader | None = None) -> tuple[Program | None, list[Diagnostic]]:
     """Resolve and check one root framework file."""
     from kpidsl.check import check_program
-    from kpidsl.resolve import Loader, resolve
+    from kpidsl.semantic.resolve import Loader, resolve
 
     program, diags = resolve(path, loader or Loader())
     if program is not None:
@@ -62,7 +62,7 @@ def check_paths(paths: list[str], strict: bool = False, cache: bool = False) -> 
             found.extend(remembered)
             continue
         if loader is None:
-            from kpidsl.resolve import Loader
+            from kpidsl.semantic.resolve import Loader
 
             loader = Loader()
         loader.visited = []
@@ -105,7 +105,7 @@ class RunReport:
     diagnostics: tuple[Diagnostic, ...] = ()
     message: str = ""
     problems: str = ""
-    manifest: Any = None  # kpidsl.manifest.Manifest when the outputs were written
+    manifest: Any = None  # kpidsl.output.manifest.Manifest when the outputs were written
     out_dir: str | None = None
 
 
@@ -115,9 +115,9 @@ def run_framework(framework: str, data: str, period: str, out: str, formats: Seq
 
     Nothing is written unless everything succeeds; `out` is then replaced as a whole (see `publish`).
     """
-    from kpidsl.engine.period import parse_period
-    from kpidsl.engine.sources import SourceError, open_source
-    from kpidsl.results import FORMATS as OUTPUT_FORMATS
+    from kpidsl.period import parse_period
+    from kpidsl.data.sources import SourceError, open_source
+    from kpidsl.output.tables import FORMATS as OUTPUT_FORMATS
 
     say = progress or (lambda _stage: None)
     try:
@@ -150,9 +150,9 @@ def run_framework(framework: str, data: str, period: str, out: str, formats: Seq
 
     import duckdb
 
-    from kpidsl.engine.problems import render_problems
-    from kpidsl.engine.validate import load_and_validate
-    from kpidsl.results import OutputError
+    from kpidsl.data.problems import render_problems
+    from kpidsl.data.validate import load_and_validate
+    from kpidsl.output.tables import OutputError
 
     work = _work_folder(out)
     con = duckdb.connect(config={"memory_limit": RUN_MEMORY_LIMIT, "temp_directory": work})
@@ -205,7 +205,7 @@ def _work_folder(out: str) -> str:
 def _period_mismatch(program: Program, period: Any) -> str | None:
     """Why the framework cannot score `period`: it is not the framework's kind of period, nor a longer one
     that a `rollup ... per <kind>` builds from the framework's periods."""
-    from kpidsl.engine.period import KINDS
+    from kpidsl.period import KINDS
 
     kind = program.root.period
     if kind is None or period.kind == kind:
@@ -226,7 +226,7 @@ def _score(con: Any, program: Program, period: Any) -> Diagnostic | str | None:
     is not (no period at all) is a plain message.
     """
     from kpidsl.check import CheckContext
-    from kpidsl.check.scope import scope_of
+    from kpidsl.semantic.scope import scope_of
     from kpidsl.engine.execute import EngineError, score_period
 
     try:
@@ -243,10 +243,11 @@ def _score(con: Any, program: Program, period: Any) -> Diagnostic | str | None:
 def write_run(con: Any, program: Program, load: Any, data: str, period: Any, out: str,
               formats: Sequence[str]) -> Any:
     """Write every output into a fresh folder next to `out`, then put it in place; returns the manifest."""
-    from kpidsl import __version__, manifest as mf
-    from kpidsl.engine.problems import write_rejects
-    from kpidsl.report import report_data, write_report
-    from kpidsl.results import framework_evidence, write_evidence, write_tables
+    from kpidsl import __version__
+    from kpidsl.output import manifest as mf
+    from kpidsl.data.problems import write_rejects
+    from kpidsl.output.report import report_data, write_report
+    from kpidsl.output.tables import framework_evidence, write_evidence, write_tables
 
     staging = _staging_folder(out)
     try:
@@ -278,7 +279,7 @@ def out_problem(out: str) -> str | None:
     An existing folder is replaced only when it is empty or holds an earlier run
     (a kpidsl manifest), so a mistyped --out never deletes someone's files.
     """
-    from kpidsl.manifest import is_run_folder
+    from kpidsl.output.manifest import is_run_folder
 
     if os.path.lexists(out) and not os.path.isdir(out):
         return f"{out} exists and is not a folder"

@@ -13,6 +13,49 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kpidsl.source import Span
+from kpidsl.sql.quoting import qualified
+
+# ---------------------------------------------------------------- the results schema
+RESULTS_SCHEMA = "results"
+DEC = "DECIMAL(38,12)"
+
+RESULT_TABLES: dict[str, tuple[tuple[str, str], ...]] = {
+    "entities": (("entity", "VARCHAR"), ("id", "VARCHAR"), ("score_name", "VARCHAR"), ("status", "VARCHAR"),
+                 ("score", DEC), ("rating", "VARCHAR"), ("rating_label", "VARCHAR"), ("rating_before", "VARCHAR"),
+                 ("unit_id", "VARCHAR"), ("reason", "VARCHAR")),
+    "items": (("entity", "VARCHAR"), ("id", "VARCHAR"), ("score_name", "VARCHAR"), ("path", "VARCHAR"),
+              ("parent_path", "VARCHAR"), ("kind", "VARCHAR"), ("label", "VARCHAR"), ("value", DEC),
+              ("credit", DEC), ("weight", DEC), ("budget", DEC), ("contribution", DEC),
+              ("missing_policy", "VARCHAR"), ("scale", "VARCHAR"), ("line", "INTEGER"), ("file", "VARCHAR"),
+              ("value_text", "VARCHAR")),
+    "measures": (("entity", "VARCHAR"), ("id", "VARCHAR"), ("name", "VARCHAR"), ("value", DEC),
+                 ("rows_total", "BIGINT"), ("rows_matched", "BIGINT"), ("value_text", "VARCHAR")),
+    "rating_steps": (("entity", "VARCHAR"), ("id", "VARCHAR"), ("score_name", "VARCHAR"), ("step", "VARCHAR"),
+                     ("from_level", "VARCHAR"), ("to_level", "VARCHAR"), ("reason", "VARCHAR"),
+                     ("line", "INTEGER"), ("file", "VARCHAR")),
+    "quota": (("rating", "VARCHAR"), ("level", "VARCHAR"), ("of_level", "VARCHAR"), ("group_key", "VARCHAR"),
+              ("allowed", "BIGINT"), ("holders", "BIGINT"), ("resolution", "VARCHAR"), ("kept", "VARCHAR[]"),
+              ("moved", "VARCHAR[]")),
+}
+"""The `results` schema the engine fills (compile/results.py builds it, output/tables.py writes it out): table -> (column, type), in order. `value_text` holds a
+value that is not a number (an enum value, true/false), whose `value` is then NULL (or 1/0)."""
+
+OPTIONAL_TABLES: dict[str, tuple[tuple[str, str], ...]] = {
+    "periods": (("period", "VARCHAR"), ("entity", "VARCHAR"), ("id", "VARCHAR"), ("score_name", "VARCHAR"),
+                ("status", "VARCHAR"), ("score", DEC), ("rating", "VARCHAR"), ("reason", "VARCHAR")),
+}
+"""Result tables only some runs have: `periods` holds each period's results in a roll-up run."""
+
+WIDE_FIELDS = ("value", "value_text", "contribution", "weight", "credit")
+WIDE_PREFIX = "wide:"
+"""A period run also leaves one wide table per entity (`wide_table`): the columns of its row in
+`entities`, then for each item path of its scores these fields, named `PATH:FIELD`, with the values
+`items` holds for it. The people and units outputs are read from there; without it (a roll-up run,
+tables filled by hand) they are pivoted from `items`."""
+
+
+def wide_table(entity: str) -> str:
+    return qualified(RESULTS_SCHEMA, f"{WIDE_PREFIX}{entity}")
 
 
 @dataclass(frozen=True)

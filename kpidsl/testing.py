@@ -30,10 +30,10 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, Callable, Iterable, Sequence
 
-from kpidsl import nodes as n
+from kpidsl.syntax import nodes as n
 from kpidsl.diagnostics import Diagnostic
-from kpidsl.engine.period import Period, parse_period, period_of
-from kpidsl.resolve import Program
+from kpidsl.period import Period, parse_period, period_of
+from kpidsl.semantic.resolve import Program
 
 # Codes that mean a framework file could not be read at all (as `kpidsl check`): exit 2.
 UNREADABLE_CODES = frozenset({"KPI005", "KPI006", "KPI007", "KPI010"})
@@ -105,7 +105,7 @@ class TestRun:
 def run_paths(paths: Sequence[str], scorer: Scorer | None = None) -> TestRun:
     """Run the tests of every framework file named, or found below a folder named."""
     from kpidsl.paths import expand_paths
-    from kpidsl.resolve import Loader
+    from kpidsl.semantic.resolve import Loader
 
     files, missing = expand_paths(list(paths))
     diags: list[Diagnostic] = [_path_problem(p, "no such file or folder", "check the spelling of the path")
@@ -140,8 +140,8 @@ def run_test(program: Program, test: n.Test, scorer: Scorer) -> TestOutcome:
     """Load the test's rows, score them, and compare each expectation."""
     import duckdb
 
-    from kpidsl.engine.sources import MemorySource
-    from kpidsl.engine.validate import load_and_validate
+    from kpidsl.data.sources import MemorySource
+    from kpidsl.data.validate import load_and_validate
 
     file = test.span.file
     problems: list[Diagnostic] = []
@@ -212,7 +212,7 @@ def _scoring_errors() -> tuple[type[BaseException], ...]:
     """What a failed scoring raises: our own error, the engine's, DuckDB's."""
     import duckdb
 
-    from kpidsl.compile_frame import CompileError
+    from kpidsl.compile.frame import CompileError
     from kpidsl.engine.execute import EngineError
 
     return (ScoringError, EngineError, CompileError, duckdb.Error)
@@ -331,7 +331,7 @@ class Results:
 
 
 def _rows(con: Any, table: str, columns: list[str]) -> list[dict[str, Any]]:
-    from kpidsl.engine.sql import ident, qualified
+    from kpidsl.sql.quoting import ident, qualified
 
     exists = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'results' "
                          "AND table_name = $t", {"t": table}).fetchall()[0][0]

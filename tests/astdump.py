@@ -6,7 +6,7 @@ import dataclasses
 import datetime
 from fractions import Fraction
 
-from kpidsl.nodes import Node
+from kpidsl.syntax.nodes import Node
 
 
 def dump(value, indent: int = 0) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
-from kpidsl.results import create_result_tables, result_table
+from kpidsl.output.tables import create_result_tables, result_table
 
 FRAMEWORK = """\
 framework fx "Fixture frame" version "1.0" effective 2025-07-01 period quarter

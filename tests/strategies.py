@@ -16,8 +16,8 @@ from fractions import Fraction
 from hypothesis import strategies as st
 from lark import Token
 
-from kpidsl import nodes as n
-from kpidsl.parse import grammar_text, parser
+from kpidsl.syntax import nodes as n
+from kpidsl.syntax.parser import grammar_text, parser
 from kpidsl.source import unknown_span
 
 SPAN = unknown_span("<generated>")

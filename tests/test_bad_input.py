@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from kpidsl import cli
 from kpidsl.pipeline import check_file
-from kpidsl.resolve import Loader
+from kpidsl.semantic.resolve import Loader
 
 ROOT = Path(__file__).parent.parent
 HEAD = 'framework hostile "Hostile"\n'

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kpidsl.check import CheckContext, scales
-from kpidsl.resolve import Loader, resolve
+from kpidsl.semantic.resolve import Loader, resolve
 
 THRESHOLDS = ["0", "0.25", "0.5", "0.75", "1"]
 

@@ -8,10 +8,10 @@ from decimal import Decimal
 import duckdb
 from hypothesis import HealthCheck, given, settings
 
-from kpidsl.compile_frame import CompileError
+from kpidsl.compile.frame import CompileError
 from kpidsl.engine.execute import EngineError, compile_checked, run_in_memory
 from kpidsl.pipeline import check_file
-from kpidsl.resolve import Loader
+from kpidsl.semantic.resolve import Loader
 from strategies import TYPED_PERIOD, typed_data, typed_frameworks
 
 # Each example is checked and compiled (no data, no DuckDB): about a tenth of a second.

@@ -16,7 +16,7 @@ from click.testing import CliRunner
 import kpidsl
 from kpidsl import cli
 from kpidsl.diagnostics import Diagnostic
-from kpidsl.parse import parse_source
+from kpidsl.syntax.parser import parse_source
 from kpidsl.source import SourceFile
 
 ROOT = Path(__file__).parent.parent

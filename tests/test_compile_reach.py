@@ -10,7 +10,7 @@ import pytest
 from conftest import CASES
 from kpidsl import testing
 from kpidsl.pipeline import check_file
-from kpidsl.resolve import Loader
+from kpidsl.semantic.resolve import Loader
 
 CHECK = CASES / "check"
 

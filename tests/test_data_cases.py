@@ -10,11 +10,11 @@ import duckdb
 import pytest
 
 from conftest import CASES, compare_golden
-from kpidsl.engine.period import parse_period
-from kpidsl.engine.problems import DataLoad, render_problems
-from kpidsl.engine.sources import open_source
-from kpidsl.engine.validate import load_and_validate
-from kpidsl.resolve import Loader, resolve
+from kpidsl.period import parse_period
+from kpidsl.data.problems import DataLoad, render_problems
+from kpidsl.data.sources import open_source
+from kpidsl.data.validate import load_and_validate
+from kpidsl.semantic.resolve import Loader, resolve
 
 DATA_CASES = sorted(p for p in (CASES / "data").iterdir() if p.is_dir())
 

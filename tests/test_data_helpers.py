@@ -6,11 +6,11 @@ from pathlib import Path
 
 import duckdb
 
-from kpidsl.engine.period import parse_period
-from kpidsl.engine.problems import DataLoad
-from kpidsl.engine.sources import DataSource, open_source
-from kpidsl.engine.validate import load_and_validate
-from kpidsl.resolve import Loader, Program, resolve
+from kpidsl.period import parse_period
+from kpidsl.data.problems import DataLoad
+from kpidsl.data.sources import DataSource, open_source
+from kpidsl.data.validate import load_and_validate
+from kpidsl.semantic.resolve import Loader, Program, resolve
 
 DEMO = """\
 framework demo "Demo"

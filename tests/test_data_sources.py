@@ -10,7 +10,7 @@ from fractions import Fraction
 import duckdb
 import pytest
 
-from kpidsl.engine.sources import MemorySource, SourceError, open_source
+from kpidsl.data.sources import MemorySource, SourceError, open_source
 from test_data_helpers import PEOPLE, UNITS, balanced, kinds, load, program, rows, write
 
 TASK_ROWS = [  # (task_id, person_id, coefficient, due, finished, errors)

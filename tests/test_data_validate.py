@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from kpidsl.engine.problems import render_problems, write_rejects
+from kpidsl.data.problems import render_problems, write_rejects
 from test_data_helpers import DEMO, PEOPLE, TASKS, UNITS, balanced, kinds, load, program, rows, write
 
 

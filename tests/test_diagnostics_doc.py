@@ -1,4 +1,4 @@
-"""docs/diagnostics.md against kpidsl/codes.py: every code documented with a message as kpidsl prints it, and tested."""
+"""docs/diagnostics.md against kpidsl/diagnostics/codes.py: every code documented with a message as kpidsl prints it, and tested."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from conftest import CASES, ROOT
 from kpidsl import cli
-from kpidsl.codes import CODES
+from kpidsl.diagnostics.codes import CODES
 
 DOC = ROOT / "docs" / "diagnostics.md"
 HERE = Path(__file__).name

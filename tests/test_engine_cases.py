@@ -27,13 +27,13 @@ import pytest
 
 from conftest import CASES
 from kpidsl.check import CheckContext
-from kpidsl.check.scope import scope_of
+from kpidsl.semantic.scope import scope_of
 from kpidsl.engine.execute import EngineError, score_period
-from kpidsl.engine.period import parse_period
-from kpidsl.engine.sources import FolderSource
-from kpidsl.engine.validate import load_and_validate
+from kpidsl.period import parse_period
+from kpidsl.data.sources import FolderSource
+from kpidsl.data.validate import load_and_validate
 from kpidsl.pipeline import check_file
-from kpidsl.resolve import Loader
+from kpidsl.semantic.resolve import Loader
 
 RUN = CASES / "run"
 CASE_DIRS = sorted(p for p in RUN.iterdir() if p.is_dir()) if RUN.is_dir() else []
@@ -175,7 +175,7 @@ def _sums(con) -> None:
 @pytest.mark.parametrize("case", CASE_DIRS, ids=[p.name for p in CASE_DIRS])
 def test_wide_tables_hold_what_the_items_hold(case: Path):
     """The people and units outputs, read from the engine's wide tables, equal the pivot of `items`."""
-    from kpidsl.results import entity_table, framework_evidence, wide_table
+    from kpidsl.output.tables import entity_table, framework_evidence, wide_table
 
     expected = (case / "expected" / "checks.txt").read_text(encoding="utf-8")
     if any(line.startswith("error ") for line in expected.splitlines()):

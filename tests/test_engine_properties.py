@@ -22,14 +22,14 @@ from hypothesis import strategies as st
 
 from conftest import ROOT
 from kpidsl.check import CheckContext
-from kpidsl.check.scope import scope_of
-from kpidsl.engine.decimal_sql import round_fraction
+from kpidsl.semantic.scope import scope_of
+from kpidsl.sql.decimal import round_fraction
 from kpidsl.engine.execute import compile_checked, score_period
-from kpidsl.engine.period import parse_period
-from kpidsl.engine.sources import MemorySource
-from kpidsl.engine.validate import load_and_validate
+from kpidsl.period import parse_period
+from kpidsl.data.sources import MemorySource
+from kpidsl.data.validate import load_and_validate
 from kpidsl.pipeline import check_file
-from kpidsl.resolve import Loader
+from kpidsl.semantic.resolve import Loader
 
 SETTINGS = settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 HERE = Path(__file__).parent / "cases" / "engine"

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from kpidsl import __version__, cli, pipeline
-from kpidsl.explain import _invert
+from kpidsl.output.explain import _invert
 from results_fixture import fake_scorer, write_inputs
 
 # Worked out by hand from results_fixture (p1: 27.00 + 21.00 + 22.40 = 70.40). The next level, top, needs 90:

@@ -11,10 +11,10 @@ from fractions import Fraction
 import pytest
 
 from conftest import CASES, UPDATE
-from kpidsl import nodes as n
+from kpidsl.syntax import nodes as n
 from kpidsl.fmt import format_framework, format_text
-from kpidsl.lower import lower
-from kpidsl.parse import parse_source
+from kpidsl.syntax.lower import lower
+from kpidsl.syntax.parser import parse_source
 from kpidsl.source import SourceFile, unknown_span
 
 MARKER = "# output\n"

@@ -18,10 +18,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import CASES, ROOT
-from kpidsl import nodes as n
+from kpidsl.syntax import nodes as n
 from kpidsl.fmt import format_framework, format_text
-from kpidsl.lower import lower
-from kpidsl.parse import parse_source
+from kpidsl.syntax.lower import lower
+from kpidsl.syntax.parser import parse_source
 from kpidsl.source import SourceFile
 import strategies
 from strategies import comment_text, frameworks, token_spans

@@ -7,12 +7,12 @@ import importlib.util
 import pytest
 
 from conftest import ROOT
-from kpidsl import nodes as n
+from kpidsl.syntax import nodes as n
 from kpidsl.diagnostics import render_human
-from kpidsl.lower import lower
-from kpidsl.parse import parse_source
+from kpidsl.syntax.lower import lower
+from kpidsl.syntax.parser import parse_source
 from kpidsl.pipeline import check_paths
-from kpidsl.resolve import Loader, resolve
+from kpidsl.semantic.resolve import Loader, resolve
 from kpidsl.source import SourceFile
 
 FRAMEWORKS = ROOT / "frameworks"

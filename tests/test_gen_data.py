@@ -8,10 +8,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from kpidsl.engine.period import parse_period, quarter
-from kpidsl.engine.sources import FolderSource
-from kpidsl.engine.validate import load_and_validate
-from kpidsl.resolve import Loader, resolve
+from kpidsl.period import parse_period, quarter
+from kpidsl.data.sources import FolderSource
+from kpidsl.data.validate import load_and_validate
+from kpidsl.semantic.resolve import Loader, resolve
 
 ROOT = Path(__file__).parent.parent
 sys.path.insert(0, str(ROOT / "bench"))

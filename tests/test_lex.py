@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from kpidsl import nodes as n
-from kpidsl.lower import lower
-from kpidsl.parse import parse_source
+from kpidsl.syntax import nodes as n
+from kpidsl.syntax.lower import lower
+from kpidsl.syntax.parser import parse_source
 from kpidsl.source import SourceFile
 
 

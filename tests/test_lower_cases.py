@@ -10,8 +10,8 @@ import pytest
 
 from astdump import dump
 from conftest import CASES, compare_golden
-from kpidsl.lower import lower
-from kpidsl.parse import decode, parse_source
+from kpidsl.syntax.lower import lower
+from kpidsl.syntax.parser import decode, parse_source
 
 LOWER_CASES = sorted((CASES / "lower").glob("*.kpi"))
 

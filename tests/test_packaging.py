@@ -19,11 +19,11 @@ PROBE = textwrap.dedent("""
     import os, sys
     root = os.path.realpath(sys.argv[1])
     sys.path[:] = [p for p in sys.path if p and os.path.realpath(p) != root]
-    import kpidsl, kpidsl.parse
+    import kpidsl, kpidsl.syntax.parser
     from kpidsl.source import SourceFile
     print(kpidsl.__file__)
-    print(kpidsl.parse.grammar_text() == open(sys.argv[2], encoding="utf-8").read())
-    parsed = kpidsl.parse.parse_source(SourceFile("small.kpi", open("small.kpi", encoding="utf-8").read()))
+    print(kpidsl.syntax.parser.grammar_text() == open(sys.argv[2], encoding="utf-8").read())
+    parsed = kpidsl.syntax.parser.parse_source(SourceFile("small.kpi", open("small.kpi", encoding="utf-8").read()))
     print(parsed.tree is not None, len(parsed.diagnostics))
 """)
 

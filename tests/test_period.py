@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from kpidsl.engine.period import parse_period, period_of, periods_within
+from kpidsl.period import parse_period, period_of, periods_within
 
 
 @pytest.mark.parametrize("text, kind, start, end", [

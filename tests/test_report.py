@@ -32,7 +32,7 @@ def _report(folder: Path, extra=add_hostile, row_limit: int | None = None) -> st
         write_inputs(folder)
         mp.setattr(pipeline, "_score", fake_scorer(extra))
         if row_limit is not None:
-            mp.setattr("kpidsl.report.ROW_LIMIT", row_limit)
+            mp.setattr("kpidsl.output.report.ROW_LIMIT", row_limit)
         report = pipeline.run_framework("fx.kpi", "data", "2025-Q3", "out")
     assert report.outcome == "ok", report.message
     return (folder / "out" / "report.html").read_text(encoding="utf-8")
@@ -121,12 +121,12 @@ def test_the_template_ships_in_the_wheel(tmp_path):
     [wheel] = tmp_path.glob("kpidsl-*.whl")
     site = tmp_path / "site"
     with zipfile.ZipFile(wheel) as zf:
-        assert "kpidsl/report/templates/report.html.j2" in zf.namelist()
+        assert "kpidsl/output/report/templates/report.html.j2" in zf.namelist()
         zf.extractall(site)
     probe = ("import os, sys; root = os.path.realpath(sys.argv[1]); "
              "sys.path[:] = [p for p in sys.path if p and os.path.realpath(p) != root]; "
-             "import jinja2, kpidsl.report; "
-             "env = jinja2.Environment(loader=jinja2.PackageLoader('kpidsl.report', 'templates')); "
+             "import jinja2, kpidsl.output.report; "
+             "env = jinja2.Environment(loader=jinja2.PackageLoader('kpidsl.output.report', 'templates')); "
              "print(env.get_template('report.html.j2').filename)")
     env = {**os.environ, "PYTHONPATH": str(site)}
     found = subprocess.run([sys.executable, "-c", probe, str(ROOT)], cwd=tmp_path, env=env,

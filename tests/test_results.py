@@ -9,7 +9,7 @@ from fractions import Fraction
 import duckdb
 import pytest
 
-from kpidsl import results as R
+from kpidsl.output import tables as R
 from results_fixture import fill_results, program_of
 
 PEOPLE_HEADER = ("id,unit,score_name,status,score,rating,rating_label,reason,"

@@ -231,7 +231,7 @@ def test_failure_while_writing_leaves_the_earlier_run_intact(fake, monkeypatch):
     def disk_full(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("kpidsl.results.write_evidence", disk_full)
+    monkeypatch.setattr("kpidsl.output.tables.write_evidence", disk_full)
     result = run("--format", "csv,json")
     assert result.exit_code == 2
     assert "cannot write the outputs: No space left on device; out was left as it was" in result.stderr
@@ -246,7 +246,7 @@ def test_interrupted_run_leaves_the_earlier_run_intact(fake, monkeypatch):
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("kpidsl.report.write_report", interrupted)
+    monkeypatch.setattr("kpidsl.output.report.write_report", interrupted)
     result = run()
     assert result.exit_code == 1  # click's "Aborted!"
     assert files_in(fake / "out") == before

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import duckdb
 
-from kpidsl.engine.period import quarter
+from kpidsl.period import quarter
 from kpidsl.pipeline import RUN_OK, run_framework
 
 ROOT = Path(__file__).parent.parent

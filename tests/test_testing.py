@@ -18,8 +18,8 @@ from click.testing import CliRunner
 
 from kpidsl import cli, testing
 from kpidsl.diagnostics import render_human
-from kpidsl.engine.period import quarter, year
-from kpidsl.resolve import Loader, resolve
+from kpidsl.period import quarter, year
+from kpidsl.semantic.resolve import Loader, resolve
 
 ROOT = Path(__file__).parent.parent
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
 from kpidsl.diagnostics import Diagnostic
-from kpidsl.resolve import Program
+from kpidsl.semantic.resolve import Program
 
 
 @dataclass

@@ -14,10 +14,10 @@ from collections import deque
 from typing import Iterable, Iterator
 
 from kpidsl.check import CheckContext
-from kpidsl.check.scope import scope_of
-from kpidsl.check.scope_types import NodeKey, describe_node
+from kpidsl.semantic.scope import scope_of
+from kpidsl.semantic.types import NodeKey, describe_node
 from kpidsl.diagnostics import Diagnostic
-from kpidsl.resolve import Program
+from kpidsl.semantic.resolve import Program
 from kpidsl.source import Span
 
 Edges = dict[NodeKey, dict[NodeKey, dict[frozenset, Span]]]

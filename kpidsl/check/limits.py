@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from typing import Iterable, Iterator
 
-from kpidsl import nodes as n
+from kpidsl.syntax import nodes as n
 from kpidsl.check import CheckContext
 from kpidsl.check.cycles import strongly_connected
-from kpidsl.check.scope import scope_of
-from kpidsl.check.scope_types import COLLECTION_AGGREGATES, Analysis, NodeKey, describe, describe_node
-from kpidsl.check.syntax import children, word_span
+from kpidsl.semantic.scope import scope_of
+from kpidsl.semantic.types import COLLECTION_AGGREGATES, Analysis, NodeKey, describe, describe_node
+from kpidsl.semantic.walk import children, word_span
 from kpidsl.diagnostics import Diagnostic
-from kpidsl.resolve import Program
+from kpidsl.semantic.resolve import Program
 
 _WHO = {"people": "person", "units": "unit"}
 

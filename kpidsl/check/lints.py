@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Iterable, Iterator
 
-from kpidsl import nodes as n
+from kpidsl.syntax import nodes as n
 from kpidsl.check import CheckContext
-from kpidsl.check.scope import scope_of
-from kpidsl.check.syntax import name_span
+from kpidsl.semantic.scope import scope_of
+from kpidsl.semantic.walk import name_span
 from kpidsl.diagnostics import Diagnostic
-from kpidsl.resolve import Program
+from kpidsl.semantic.resolve import Program
 
 # kind, Program table, code, why it counts as unused, how to use it ({} = the name).
 _KINDS = (

@@ -5,12 +5,12 @@ from __future__ import annotations
 import dataclasses
 from typing import Iterable, Iterator
 
-from kpidsl import nodes as n
+from kpidsl.syntax import nodes as n
 from kpidsl.check import CheckContext
-from kpidsl.check.tree import (Placed, child_names, find, head_span, kind_of, number, percent, score_total, walk,
+from kpidsl.semantic.tree import (Placed, child_names, find, head_span, kind_of, number, percent, score_total, walk,
                                where)
 from kpidsl.diagnostics import Diagnostic, did_you_mean
-from kpidsl.resolve import Program, Replacement
+from kpidsl.semantic.resolve import Program, Replacement
 from kpidsl.source import Span
 
 

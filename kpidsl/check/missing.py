@@ -5,13 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable, Iterator
 
-from kpidsl import nodes as n
+from kpidsl.syntax import nodes as n
 from kpidsl.check import CheckContext
-from kpidsl.check.scope import scope_of
-from kpidsl.check.scope_types import Analysis
-from kpidsl.check.syntax import text_of
+from kpidsl.semantic.scope import scope_of
+from kpidsl.semantic.types import Analysis
+from kpidsl.semantic.walk import text_of
 from kpidsl.diagnostics import Diagnostic
-from kpidsl.resolve import Program
+from kpidsl.semantic.resolve import Program
 from kpidsl.source import Span
 
 _POLICY_HELP = ("add `missing zero` to {where} (or `renormalise` or `fail`) to say what a missing value "

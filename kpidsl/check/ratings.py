@@ -10,14 +10,14 @@ import re
 from fractions import Fraction
 from typing import Iterable, Iterator
 
-from kpidsl import nodes as n
+from kpidsl.syntax import nodes as n
 from kpidsl.check import CheckContext
-from kpidsl.check.scope import scope_of
-from kpidsl.check.scope_types import Analysis, Type, fits, one_order
-from kpidsl.check.syntax import text_of, walk
-from kpidsl.check.tree import head_span, number, where
+from kpidsl.semantic.scope import scope_of
+from kpidsl.semantic.types import Analysis, Type, fits, one_order
+from kpidsl.semantic.walk import text_of, walk
+from kpidsl.semantic.tree import head_span, number, where
 from kpidsl.diagnostics import Diagnostic, did_you_mean
-from kpidsl.resolve import Program
+from kpidsl.semantic.resolve import Program
 from kpidsl.source import Span
 
 # `quota excellent at most 20% of all per unit`: the share is taken of everyone the rating rates.

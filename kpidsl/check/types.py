@@ -5,14 +5,14 @@ from __future__ import annotations
 import operator
 from typing import Iterable, Iterator
 
-from kpidsl import nodes as n
+from kpidsl.syntax import nodes as n
 from kpidsl.check import CheckContext
-from kpidsl.check.scope import scope_of
-from kpidsl.check.scope_types import FUNCTIONS, Analysis, Site, Type, describe, field_type
-from kpidsl.check.syntax import children, head_span, score_items, text_of, walk, word_span
+from kpidsl.semantic.scope import scope_of
+from kpidsl.semantic.types import FUNCTIONS, Analysis, Site, Type, describe, field_type
+from kpidsl.semantic.walk import children, head_span, score_items, text_of, walk, word_span
 from kpidsl.diagnostics import Diagnostic, did_you_mean
-from kpidsl.engine.decimal_sql import SCALE as MAX_PLACES
-from kpidsl.resolve import Program
+from kpidsl.sql.decimal import SCALE as MAX_PLACES
+from kpidsl.semantic.resolve import Program
 
 _ORDERED = ("<", "<=", ">", ">=")
 _HOLDS = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le, "=": operator.eq,

@@ -5,12 +5,12 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import Iterable
 
-from kpidsl import nodes as n
+from kpidsl.syntax import nodes as n
 from kpidsl.check import CheckContext
-from kpidsl.check.tree import (Block, head_span, item_budget, kind_of, number, percent, score_total,
+from kpidsl.semantic.tree import (Block, head_span, item_budget, kind_of, number, percent, score_total,
                                shared_items, where)
 from kpidsl.diagnostics import Diagnostic
-from kpidsl.resolve import Program
+from kpidsl.semantic.resolve import Program
 from kpidsl.source import Span
 
 ONE = Fraction(1)

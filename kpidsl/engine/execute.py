@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from kpidsl.compile_frame import BOUNDS, PERIOD_RESULTS, SOURCE, WORK, CompileError
-from kpidsl.engine.period import KINDS, Period, periods_within
-from kpidsl.engine.sql import DATA_SCHEMA, ident, qualified
+from kpidsl.compile.frame import BOUNDS, PERIOD_RESULTS, SOURCE, WORK, CompileError
+from kpidsl.period import KINDS, Period, periods_within
+from kpidsl.sql.quoting import DATA_SCHEMA, ident, qualified
 from kpidsl.plan import Plan, Step
 
 
@@ -61,11 +61,11 @@ def _score(con: Any, program, analysis, period: Period | None, plan: Plan | None
 
 def compile_checked(program, analysis=None) -> Plan:
     """Compile a Program (its scope analysis is built when not given); a construct that cannot run is an EngineError."""
-    from kpidsl.compile import compile_program
+    from kpidsl.compile.planner import compile_program
 
     if analysis is None:
         from kpidsl.check import CheckContext
-        from kpidsl.check.scope import scope_of
+        from kpidsl.semantic.scope import scope_of
 
         analysis = scope_of(CheckContext(program))
     try:
@@ -152,9 +152,9 @@ def run_in_memory(program, tables: dict[str, tuple], period, analysis=None, reje
     """
     import duckdb
 
-    from kpidsl.engine.period import parse_period
-    from kpidsl.engine.sources import MemorySource
-    from kpidsl.engine.validate import load_and_validate
+    from kpidsl.period import parse_period
+    from kpidsl.data.sources import MemorySource
+    from kpidsl.data.validate import load_and_validate
 
     if isinstance(period, str):
         period = parse_period(period)
