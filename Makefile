@@ -31,8 +31,10 @@ demo: $(VENV)/.installed
 	@echo "  HTML summary:                 $(DEMO)/administration/report.html"
 	@echo "Explain any result:             $(BIN)/kpidsl explain $(DEMO)/central --id u2"
 
-# The frameworks' own `test` blocks run after the unit tests; a failing one fails the target.
+# Lint first (ruff, configured in pyproject.toml), then the unit tests, then the frameworks' own
+# `test` blocks; any failure fails the target.
 test: $(VENV)/.installed
+	$(BIN)/ruff check kpidsl tests bench
 	$(BIN)/python -m pytest
 	$(BIN)/kpidsl test frameworks/
 

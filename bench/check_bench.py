@@ -17,8 +17,8 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -62,10 +62,10 @@ def cold(args: list[str], runs: int) -> tuple[float, float, float, int]:
 
 def stages(folder: Path) -> dict[str, float]:
     """Where in-process time goes: read+decode, parse, lower, then resolve+check of every root."""
-    from kpidsl.syntax.lower import lower
-    from kpidsl.syntax.parser import decode, parse_source
     from kpidsl.pipeline import check_file
     from kpidsl.semantic.resolve import LoadedFile, Loader, expand_paths
+    from kpidsl.syntax.lower import lower
+    from kpidsl.syntax.parser import decode, parse_source
 
     files, _ = expand_paths([str(folder)])
     out: dict[str, float] = {}
@@ -107,8 +107,8 @@ def main() -> None:
           f"{platform.system()} {platform.release()}, load average {os.getloadavg()[0]:.2f}")
     print(f"set: {rel}: {len(written)} files, {args.criteria} criteria, {size:,} bytes")
 
-    from kpidsl.syntax.parser import parser as lark_parser
     from kpidsl.pipeline import check_paths
+    from kpidsl.syntax.parser import parser as lark_parser
 
     lark_parser()
     report = check_paths([str(folder)])
@@ -151,7 +151,8 @@ def main() -> None:
             print("   ", row.removeprefix("import time:").strip())
     probe = ("import sys\nfrom kpidsl.cli import main\ntry:\n    main(['check', sys.argv[1]])\n"
              "except SystemExit:\n    pass\n"
-             "print(','.join(m for m in ('duckdb', 'jinja2', 'pydantic') if m in sys.modules) or 'none', file=sys.stderr)")
+             "heavy = [m for m in ('duckdb', 'jinja2', 'pydantic') if m in sys.modules]\n"
+             "print(','.join(heavy) or 'none', file=sys.stderr)")
     proc = subprocess.run([sys.executable, "-c", probe, str(SINGLE)], capture_output=True, text=True, cwd=ROOT)
     print(f"heavy libraries loaded by `kpidsl check`: {proc.stderr.strip().splitlines()[-1]}")
 

@@ -28,17 +28,18 @@ import argparse
 import os
 import sys
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from kpidsl.syntax import nodes as n  # noqa: E402
 from kpidsl.period import Period, parse_period  # noqa: E402
-from kpidsl.sql.quoting import ident  # noqa: E402
 from kpidsl.semantic.resolve import Program  # noqa: E402
+from kpidsl.sql.quoting import ident  # noqa: E402
+from kpidsl.syntax import nodes as n  # noqa: E402
 
 DEFAULT_FRAMEWORK = ROOT / "frameworks" / "central" / "central.kpi"
 BRANCHING = 6  # sub-units per unit
@@ -425,7 +426,7 @@ def parse_args(argv: list[str] | None = None) -> Spec:
 
 def main(argv: list[str] | None = None) -> int:
     spec = parse_args(argv)
-    for name, path in generate(spec).items():
+    for _name, path in generate(spec).items():
         print(f"{path}")
     return 0
 

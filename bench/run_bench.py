@@ -7,8 +7,8 @@ bench/data/run-<people>p-<tasks>t-s<seed>/ and reused when present. Each run
 starts two new processes, one after the other: `kpidsl run` of the central frame,
 a Python process that runs bench/baseline_staff.sql in DuckDB and writes its
 result to Parquet, and a third that first runs the checks of the inputs a run
-must make (bench/baseline_validate.sql), then the same scoring query. Both read the same Parquet files with DuckDB's default
-settings. For each the script reports wall time (median and best over --runs),
+must make (bench/baseline_validate.sql), then the same scoring query. Both read the same
+Parquet files with DuckDB's default settings. For each the script reports wall time (median and best over --runs),
 CPU time and peak RSS (from wait4 for that process alone), then checks that the
 baseline's staff scores and ratings equal those in kpidsl's people.parquet.
 """
@@ -96,7 +96,7 @@ def measure(command: list[str], stage_lines: bool = False) -> Measured:
             master, slave = pty.openpty()
             err_target: int = slave
         else:
-            err_file = tempfile.TemporaryFile()
+            err_file = tempfile.TemporaryFile()  # noqa: SIM115 - closed after the child exits
             err_target = err_file.fileno()
         start = time.perf_counter()
         proc = subprocess.Popen(command, cwd=ROOT, stdout=out, stderr=err_target, stdin=subprocess.DEVNULL)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import errno
 import os
 import sys
-from typing import TYPE_CHECKING, Any, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -409,7 +410,8 @@ def _run_summary(report: Any) -> str:
               help="a readable tree, or one JSON document (schema in docs/cli.md)")
 def explain(folder: str, entity_id: str, score: str | None, output_format: str) -> None:
     """Explain a result of an earlier run from its output folder, line by line."""
-    from kpidsl.output.explain import ExplainError, explain as explain_result, render_text
+    from kpidsl.output.explain import ExplainError, render_text
+    from kpidsl.output.explain import explain as explain_result
 
     try:
         answer = explain_result(folder, entity_id, score)

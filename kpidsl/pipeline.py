@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from kpidsl.diagnostics import Diagnostic, sorted_diagnostics
 
@@ -115,9 +116,9 @@ def run_framework(framework: str, data: str, period: str, out: str, formats: Seq
 
     Nothing is written unless everything succeeds; `out` is then replaced as a whole (see `publish`).
     """
-    from kpidsl.period import parse_period
     from kpidsl.data.sources import SourceError, open_source
     from kpidsl.output.tables import FORMATS as OUTPUT_FORMATS
+    from kpidsl.period import parse_period
 
     say = progress or (lambda _stage: None)
     try:
@@ -226,8 +227,8 @@ def _score(con: Any, program: Program, period: Any) -> Diagnostic | str | None:
     is not (no period at all) is a plain message.
     """
     from kpidsl.check import CheckContext
-    from kpidsl.semantic.scope import scope_of
     from kpidsl.engine.execute import EngineError, score_period
+    from kpidsl.semantic.scope import scope_of
 
     try:
         score_period(con, program, scope_of(CheckContext(program)), period)
@@ -244,8 +245,8 @@ def write_run(con: Any, program: Program, load: Any, data: str, period: Any, out
               formats: Sequence[str]) -> Any:
     """Write every output into a fresh folder next to `out`, then put it in place; returns the manifest."""
     from kpidsl import __version__
-    from kpidsl.output import manifest as mf
     from kpidsl.data.problems import write_rejects
+    from kpidsl.output import manifest as mf
     from kpidsl.output.report import report_data, write_report
     from kpidsl.output.tables import framework_evidence, write_evidence, write_tables
 

@@ -37,7 +37,8 @@ RESULT_TABLES: dict[str, tuple[tuple[str, str], ...]] = {
               ("allowed", "BIGINT"), ("holders", "BIGINT"), ("resolution", "VARCHAR"), ("kept", "VARCHAR[]"),
               ("moved", "VARCHAR[]")),
 }
-"""The `results` schema the engine fills (compile/results.py builds it, output/tables.py writes it out): table -> (column, type), in order. `value_text` holds a
+"""The `results` schema the engine fills (compile/results.py builds it, output/tables.py writes it out):
+table -> (column, type), in order. `value_text` holds a
 value that is not a number (an enum value, true/false), whose `value` is then NULL (or 1/0)."""
 
 OPTIONAL_TABLES: dict[str, tuple[tuple[str, str], ...]] = {

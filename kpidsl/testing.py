@@ -26,14 +26,15 @@ from __future__ import annotations
 import datetime
 import decimal
 import os
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any
 
-from kpidsl.syntax import nodes as n
 from kpidsl.diagnostics import Diagnostic
 from kpidsl.period import Period, parse_period, period_of
 from kpidsl.semantic.resolve import Program
+from kpidsl.syntax import nodes as n
 
 # Codes that mean a framework file could not be read at all (as `kpidsl check`): exit 2.
 UNREADABLE_CODES = frozenset({"KPI005", "KPI006", "KPI007", "KPI010"})

@@ -16,9 +16,9 @@ from fractions import Fraction
 from hypothesis import strategies as st
 from lark import Token
 
+from kpidsl.source import unknown_span
 from kpidsl.syntax import nodes as n
 from kpidsl.syntax.parser import grammar_text, parser
-from kpidsl.source import unknown_span
 
 SPAN = unknown_span("<generated>")
 KEYWORDS = frozenset(re.findall(r'"([a-z_]+)"', grammar_text()))

@@ -33,9 +33,7 @@ def _findings(bands: list[tuple], has_else: bool) -> set[str]:
 def _contains(lo, hi, x: Fraction) -> bool:
     if lo is not None and (x < lo[0] or (x == lo[0] and not lo[1])):
         return False
-    if hi is not None and (x > hi[0] or (x == hi[0] and not hi[1])):
-        return False
-    return True
+    return not (hi is not None and (x > hi[0] or x == hi[0] and not hi[1]))
 
 
 def _expected(bands: list[tuple], has_else: bool) -> set[str] | None:

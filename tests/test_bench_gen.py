@@ -5,9 +5,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from kpidsl.syntax import nodes as n
 from kpidsl.pipeline import check_paths
 from kpidsl.semantic.resolve import Loader, resolve
+from kpidsl.syntax import nodes as n
 
 sys.path.insert(0, str(Path(__file__).parent.parent / "bench"))
 

@@ -11,13 +11,12 @@ import types
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 import kpidsl
 from kpidsl import cli
 from kpidsl.diagnostics import Diagnostic
-from kpidsl.syntax.parser import parse_source
 from kpidsl.source import SourceFile
+from kpidsl.syntax.parser import parse_source
 
 ROOT = Path(__file__).parent.parent
 
@@ -196,7 +195,7 @@ def test_check_missing_path_exits_2_with_a_diagnostic(runner, tree):
 
 
 def test_check_undecodable_file_exits_2(runner, tree):
-    (tree / "latin1.kpi").write_bytes('framework x "Đơn vị"\n'.encode("utf-8")[:-9] + b"\xe9\n")
+    (tree / "latin1.kpi").write_bytes('framework x "Đơn vị"\n'.encode()[:-9] + b"\xe9\n")
     result = runner.invoke(cli.main, ["check", "latin1.kpi"])
     assert result.exit_code == 2
     assert "error[KPI005]" in result.stdout

@@ -10,10 +10,10 @@ import duckdb
 import pytest
 
 from conftest import CASES, compare_golden
-from kpidsl.period import parse_period
 from kpidsl.data.problems import DataLoad, render_problems
 from kpidsl.data.sources import open_source
 from kpidsl.data.validate import load_and_validate
+from kpidsl.period import parse_period
 from kpidsl.semantic.resolve import Loader, resolve
 
 DATA_CASES = sorted(p for p in (CASES / "data").iterdir() if p.is_dir())

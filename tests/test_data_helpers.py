@@ -6,10 +6,10 @@ from pathlib import Path
 
 import duckdb
 
-from kpidsl.period import parse_period
 from kpidsl.data.problems import DataLoad
 from kpidsl.data.sources import DataSource, open_source
 from kpidsl.data.validate import load_and_validate
+from kpidsl.period import parse_period
 from kpidsl.semantic.resolve import Loader, Program, resolve
 
 DEMO = """\

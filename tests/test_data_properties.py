@@ -10,9 +10,9 @@ import duckdb
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kpidsl.period import parse_period
 from kpidsl.data.sources import open_source
 from kpidsl.data.validate import load_and_validate
+from kpidsl.period import parse_period
 from test_data_helpers import UNITS, program
 
 IDS = st.sampled_from(["p1", "p2", "p3", "p9", "", " "])

@@ -27,13 +27,13 @@ import pytest
 
 from conftest import CASES
 from kpidsl.check import CheckContext
-from kpidsl.semantic.scope import scope_of
-from kpidsl.engine.execute import EngineError, score_period
-from kpidsl.period import parse_period
 from kpidsl.data.sources import FolderSource
 from kpidsl.data.validate import load_and_validate
+from kpidsl.engine.execute import EngineError, score_period
+from kpidsl.period import parse_period
 from kpidsl.pipeline import check_file
 from kpidsl.semantic.resolve import Loader
+from kpidsl.semantic.scope import scope_of
 
 RUN = CASES / "run"
 CASE_DIRS = sorted(p for p in RUN.iterdir() if p.is_dir()) if RUN.is_dir() else []
@@ -140,7 +140,8 @@ def _check(con, check: str) -> None:
         _, rating, level, group, _, allowed, _, holders, _, kept, _, moved = words
         rows = con.execute("SELECT allowed, holders, kept, moved FROM results.quota WHERE rating = ? AND level = ? "
                            "AND group_key = ?", [rating, level, group]).fetchall()
-        names = (lambda t: [] if t == "-" else t.split(","))
+        def names(t):
+            return ([] if t == "-" else t.split(","))
         assert rows == [(int(allowed), int(holders), names(kept), names(moved))], (check, rows)
     elif kind == "period":
         _, entity, id_, period, score, status, value, rating = words
@@ -148,7 +149,8 @@ def _check(con, check: str) -> None:
                            "AND period = ?", [entity, id_, period]).fetchall()
         assert len(rows) == 1, (check, rows)
         name, got_status, got, got_rating = rows[0]
-        dash = (lambda t: None if t == "-" else t)
+        def dash(t):
+            return (None if t == "-" else t)
         assert (name, got_status, got_rating) == (dash(score), status, dash(rating)), (check, rows)
         assert _same(got, None if value == "-" else _num(value)), (check, rows)
     elif kind == "sums":

@@ -12,15 +12,15 @@ import duckdb
 import pytest
 
 from conftest import ROOT
-from kpidsl.syntax import nodes as n
 from kpidsl.check import CheckContext
-from kpidsl.semantic.scope import scope_of
 from kpidsl.compile.frame import WORK
-from kpidsl.sql.decimal import round_fraction
 from kpidsl.engine.execute import EngineError, compile_checked, run_in_memory, score_period
 from kpidsl.period import parse_period
 from kpidsl.pipeline import check_file
 from kpidsl.semantic.resolve import Loader, Program
+from kpidsl.semantic.scope import scope_of
+from kpidsl.sql.decimal import round_fraction
+from kpidsl.syntax import nodes as n
 
 CENTRAL = ROOT / "frameworks" / "central" / "central.kpi"
 FRAMEWORKS = sorted((ROOT / "frameworks").rglob("*.kpi"))

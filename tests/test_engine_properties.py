@@ -10,10 +10,9 @@
 
 from __future__ import annotations
 
-import random
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import duckdb
@@ -22,14 +21,14 @@ from hypothesis import strategies as st
 
 from conftest import ROOT
 from kpidsl.check import CheckContext
-from kpidsl.semantic.scope import scope_of
-from kpidsl.sql.decimal import round_fraction
-from kpidsl.engine.execute import compile_checked, score_period
-from kpidsl.period import parse_period
 from kpidsl.data.sources import MemorySource
 from kpidsl.data.validate import load_and_validate
+from kpidsl.engine.execute import compile_checked, score_period
+from kpidsl.period import parse_period
 from kpidsl.pipeline import check_file
 from kpidsl.semantic.resolve import Loader
+from kpidsl.semantic.scope import scope_of
+from kpidsl.sql.decimal import round_fraction
 
 SETTINGS = settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 HERE = Path(__file__).parent / "cases" / "engine"
@@ -37,7 +36,7 @@ CENTRAL = ROOT / "frameworks" / "central" / "central.kpi"
 Q3 = parse_period("2025-Q3")
 
 
-@lru_cache(maxsize=None)
+@cache
 def compiled(path: str):
     program, diags = check_file(path, Loader())
     assert program is not None and not [d for d in diags if d.is_error], [d.message for d in diags]
@@ -204,7 +203,7 @@ def test_contributions_add_up_and_ratings_follow_the_rules(tables):
     staff = con.execute("SELECT e.id, e.score, e.rating, e.rating_before, e.unit_id, m.value FROM results.entities e "
                         "JOIN results.measures m ON m.id = e.id AND m.entity = 'people' AND m.name = 'on_time_share' "
                         "WHERE e.entity = 'people' AND e.score_name = 'staff' AND e.status = 'ok'").fetchall()
-    for id_, total, rating, before, unit, on_time in staff:
+    for id_, total, rating, before, _unit, on_time in staff:
         level = ("excellent" if total >= 90 and on_time == 1 else "good" if total >= 70
                  else "completed" if total >= 50 else "not_completed")
         assert before == level, (id_, total, on_time, before)

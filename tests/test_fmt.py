@@ -11,11 +11,11 @@ from fractions import Fraction
 import pytest
 
 from conftest import CASES, UPDATE
-from kpidsl.syntax import nodes as n
 from kpidsl.fmt import format_framework, format_text
+from kpidsl.source import SourceFile, unknown_span
+from kpidsl.syntax import nodes as n
 from kpidsl.syntax.lower import lower
 from kpidsl.syntax.parser import parse_source
-from kpidsl.source import SourceFile, unknown_span
 
 MARKER = "# output\n"
 FMT_CASES = sorted((CASES / "fmt").glob("*.kpi"))

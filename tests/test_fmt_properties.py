@@ -17,13 +17,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import strategies
 from conftest import CASES, ROOT
-from kpidsl.syntax import nodes as n
 from kpidsl.fmt import format_framework, format_text
+from kpidsl.source import SourceFile
+from kpidsl.syntax import nodes as n
 from kpidsl.syntax.lower import lower
 from kpidsl.syntax.parser import parse_source
-from kpidsl.source import SourceFile
-import strategies
 from strategies import comment_text, frameworks, token_spans
 from test_fmt import split_case
 
@@ -121,7 +121,7 @@ def _perturb(text: str, rnd: random.Random) -> str:
 EXAMPLES = _examples()
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _formatted(path: Path) -> str | None:
     return format_text(str(path), _source(path))[0]
 

@@ -7,13 +7,13 @@ import importlib.util
 import pytest
 
 from conftest import ROOT
-from kpidsl.syntax import nodes as n
 from kpidsl.diagnostics import render_human
-from kpidsl.syntax.lower import lower
-from kpidsl.syntax.parser import parse_source
 from kpidsl.pipeline import check_paths
 from kpidsl.semantic.resolve import Loader, resolve
 from kpidsl.source import SourceFile
+from kpidsl.syntax import nodes as n
+from kpidsl.syntax.lower import lower
+from kpidsl.syntax.parser import parse_source
 
 FRAMEWORKS = ROOT / "frameworks"
 FILES = sorted(FRAMEWORKS.rglob("*.kpi"))

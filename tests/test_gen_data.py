@@ -8,9 +8,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from kpidsl.period import parse_period, quarter
 from kpidsl.data.sources import FolderSource
 from kpidsl.data.validate import load_and_validate
+from kpidsl.period import parse_period, quarter
 from kpidsl.semantic.resolve import Loader, resolve
 
 ROOT = Path(__file__).parent.parent

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from fractions import Fraction
 
+from kpidsl.source import SourceFile
 from kpidsl.syntax import nodes as n
 from kpidsl.syntax.lower import lower
 from kpidsl.syntax.parser import parse_source
-from kpidsl.source import SourceFile
 
 
 def lowered(text: str) -> n.Framework:

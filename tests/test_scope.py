@@ -7,12 +7,12 @@ import os
 import pytest
 
 from conftest import ROOT
-from kpidsl.syntax import nodes as n
 from kpidsl.check import CheckContext, check_program, cycles, missing
+from kpidsl.semantic.resolve import Loader, Program, resolve
 from kpidsl.semantic.scope import scope_of
 from kpidsl.semantic.types import Analysis, describe_node
 from kpidsl.semantic.walk import walk
-from kpidsl.semantic.resolve import Loader, Program, resolve
+from kpidsl.syntax import nodes as n
 
 BASE = """
 framework demo "Demo"

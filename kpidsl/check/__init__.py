@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
 
 from kpidsl.diagnostics import Diagnostic
 from kpidsl.semantic.resolve import Program
@@ -22,8 +22,7 @@ Pass = Callable[[Program, CheckContext], Iterable[Diagnostic]]
 
 def _passes() -> tuple[Pass, ...]:
     # Imported here so that `kpidsl.check` costs nothing until a check runs.
-    from kpidsl.check import (cycles, limits, lints, locks, missing, names, ratings, scales,
-                              types, weights)
+    from kpidsl.check import cycles, limits, lints, locks, missing, names, ratings, scales, types, weights
 
     return (names.run, types.run, weights.run, scales.run, ratings.run, cycles.run, limits.run, locks.run,
             missing.run, lints.run)

@@ -11,13 +11,13 @@ reads the unit's score, which reads every member's score), is.
 from __future__ import annotations
 
 from collections import deque
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
 from kpidsl.check import CheckContext
-from kpidsl.semantic.scope import scope_of
-from kpidsl.semantic.types import NodeKey, describe_node
 from kpidsl.diagnostics import Diagnostic
 from kpidsl.semantic.resolve import Program
+from kpidsl.semantic.scope import scope_of
+from kpidsl.semantic.types import NodeKey, describe_node
 from kpidsl.source import Span
 
 Edges = dict[NodeKey, dict[NodeKey, dict[frozenset, Span]]]

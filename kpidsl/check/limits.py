@@ -6,16 +6,16 @@ here, at the place it is written, rather than when the period is scored.
 
 from __future__ import annotations
 
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
-from kpidsl.syntax import nodes as n
 from kpidsl.check import CheckContext
 from kpidsl.check.cycles import strongly_connected
+from kpidsl.diagnostics import Diagnostic
+from kpidsl.semantic.resolve import Program
 from kpidsl.semantic.scope import scope_of
 from kpidsl.semantic.types import COLLECTION_AGGREGATES, Analysis, NodeKey, describe, describe_node
 from kpidsl.semantic.walk import children, word_span
-from kpidsl.diagnostics import Diagnostic
-from kpidsl.semantic.resolve import Program
+from kpidsl.syntax import nodes as n
 
 _WHO = {"people": "person", "units": "unit"}
 
@@ -174,7 +174,7 @@ def _rollup_read(program: Program, a: Analysis, first: dict[str, n.Rollup], roll
     if sym.kind == "criterion":
         return Diagnostic(
             "KPI025", f"roll-up `{rollup.name}` reads criterion `{e.dotted}`, which a roll-up does not have",
-            e.span, help=f"read the criterion of each period through a measure, e.g. `mean(periods.MEASURE)`")
+            e.span, help="read the criterion of each period through a measure, e.g. `mean(periods.MEASURE)`")
     if sym.kind == "result" and (ref.related or ref.in_row) and sym.deps:
         dep = sym.deps[0]
         score = program.scores.get(dep[1] if dep[0] == "score" else dep[3])

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
-from kpidsl.syntax import nodes as n
 from kpidsl.check import CheckContext
-from kpidsl.semantic.scope import scope_of
-from kpidsl.semantic.walk import name_span
 from kpidsl.diagnostics import Diagnostic
 from kpidsl.semantic.resolve import Program
+from kpidsl.semantic.scope import scope_of
+from kpidsl.semantic.walk import name_span
+from kpidsl.syntax import nodes as n
 
 # kind, Program table, code, why it counts as unused, how to use it ({} = the name).
 _KINDS = (

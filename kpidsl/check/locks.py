@@ -3,15 +3,25 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
-from kpidsl.syntax import nodes as n
 from kpidsl.check import CheckContext
-from kpidsl.semantic.tree import (Placed, child_names, find, head_span, kind_of, number, percent, score_total, walk,
-                               where)
 from kpidsl.diagnostics import Diagnostic, did_you_mean
 from kpidsl.semantic.resolve import Program, Replacement
+from kpidsl.semantic.tree import (
+    Placed,
+    child_names,
+    find,
+    head_span,
+    kind_of,
+    number,
+    percent,
+    score_total,
+    walk,
+    where,
+)
 from kpidsl.source import Span
+from kpidsl.syntax import nodes as n
 
 
 def run(program: Program, ctx: CheckContext) -> Iterable[Diagnostic]:
@@ -240,7 +250,7 @@ def _criteria(program: Program, found: Placed | n.Score | None) -> Iterator[n.Cr
         scores = [(found, (found.name,))]
     else:
         scores = [(s, (s.name,)) for s in program.scores.values()]
-    for block, path in scores:
+    for _block, path in scores:
         score = program.scores[path[0]]
         for placed in walk(score):
             if placed.path[:len(path)] == path and isinstance(placed.node, n.Criterion):

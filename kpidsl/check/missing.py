@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Iterable, Iterator
 
-from kpidsl.syntax import nodes as n
 from kpidsl.check import CheckContext
+from kpidsl.diagnostics import Diagnostic
+from kpidsl.semantic.resolve import Program
 from kpidsl.semantic.scope import scope_of
 from kpidsl.semantic.types import Analysis
 from kpidsl.semantic.walk import text_of
-from kpidsl.diagnostics import Diagnostic
-from kpidsl.semantic.resolve import Program
 from kpidsl.source import Span
+from kpidsl.syntax import nodes as n
 
 _POLICY_HELP = ("add `missing zero` to {where} (or `renormalise` or `fail`) to say what a missing value "
                 "counts for")

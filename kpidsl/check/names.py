@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import re
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
-from kpidsl.syntax import nodes as n
 from kpidsl.check import CheckContext
+from kpidsl.diagnostics import Diagnostic, did_you_mean
+from kpidsl.semantic.resolve import Program
 from kpidsl.semantic.scope import scope_of
 from kpidsl.semantic.types import ENTITIES
 from kpidsl.semantic.walk import head_span, name_span, score_items, word_span
-from kpidsl.diagnostics import Diagnostic, did_you_mean
-from kpidsl.semantic.resolve import Program
 from kpidsl.source import Span
+from kpidsl.syntax import nodes as n
 
 # Names an entity's expressions already give a meaning to; a measure of that name would hide it.
 _RESERVED = {

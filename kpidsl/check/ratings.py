@@ -7,18 +7,18 @@ Duplicate level names and unknown levels in `override` are the names pass's find
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Iterator
 from fractions import Fraction
-from typing import Iterable, Iterator
 
-from kpidsl.syntax import nodes as n
 from kpidsl.check import CheckContext
-from kpidsl.semantic.scope import scope_of
-from kpidsl.semantic.types import Analysis, Type, fits, one_order
-from kpidsl.semantic.walk import text_of, walk
-from kpidsl.semantic.tree import head_span, number, where
 from kpidsl.diagnostics import Diagnostic, did_you_mean
 from kpidsl.semantic.resolve import Program
+from kpidsl.semantic.scope import scope_of
+from kpidsl.semantic.tree import head_span, number, where
+from kpidsl.semantic.types import Analysis, Type, fits, one_order
+from kpidsl.semantic.walk import text_of, walk
 from kpidsl.source import Span
+from kpidsl.syntax import nodes as n
 
 # `quota excellent at most 20% of all per unit`: the share is taken of everyone the rating rates.
 QUOTA_OF_EVERYONE = "all"

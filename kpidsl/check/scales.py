@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Iterable, Iterator
 
-from kpidsl.syntax import nodes as n
 from kpidsl.check import CheckContext
-from kpidsl.semantic.tree import number, walk
 from kpidsl.diagnostics import Diagnostic
 from kpidsl.semantic.resolve import Program
+from kpidsl.semantic.tree import number, walk
+from kpidsl.syntax import nodes as n
 
 
 def run(program: Program, ctx: CheckContext) -> Iterable[Diagnostic]:

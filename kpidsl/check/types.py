@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import operator
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
-from kpidsl.syntax import nodes as n
 from kpidsl.check import CheckContext
+from kpidsl.diagnostics import Diagnostic, did_you_mean
+from kpidsl.semantic.resolve import Program
 from kpidsl.semantic.scope import scope_of
 from kpidsl.semantic.types import FUNCTIONS, Analysis, Site, Type, describe, field_type
 from kpidsl.semantic.walk import children, head_span, score_items, text_of, walk, word_span
-from kpidsl.diagnostics import Diagnostic, did_you_mean
 from kpidsl.sql.decimal import SCALE as MAX_PLACES
-from kpidsl.semantic.resolve import Program
+from kpidsl.syntax import nodes as n
 
 _ORDERED = ("<", "<=", ">", ">=")
 _HOLDS = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le, "=": operator.eq,
@@ -82,10 +82,9 @@ def _site(scope: Analysis, site: Site) -> Iterator[Diagnostic]:
         if _bad(t, "level") or t.kind == "column":
             yield _err(f"a rating cap names another rating, but `{text}` is {describe(t)}", e,
                        "cap against a related rating, e.g. `cap unit.rating`")
-    elif site.role == "per":
-        if _bad(t, "entity", "enum", "text", "ref", "integer", "bool") or t.kind == "column":
-            yield _err(f"{site.what} must name a group such as `unit` or a field, but `{text}` is {describe(t)}",
-                       e, "write `per unit` to count each unit's people apart")
+    elif site.role == "per" and (_bad(t, "entity", "enum", "text", "ref", "integer", "bool") or t.kind == "column"):
+        yield _err(f"{site.what} must name a group such as `unit` or a field, but `{text}` is {describe(t)}",
+                   e, "write `per unit` to count each unit's people apart")
 
 
 def _criterion(scope: Analysis, site: Site, t: Type) -> Iterator[Diagnostic]:

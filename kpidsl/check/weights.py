@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from fractions import Fraction
-from typing import Iterable
 
-from kpidsl.syntax import nodes as n
 from kpidsl.check import CheckContext
-from kpidsl.semantic.tree import (Block, head_span, item_budget, kind_of, number, percent, score_total,
-                               shared_items, where)
 from kpidsl.diagnostics import Diagnostic
 from kpidsl.semantic.resolve import Program
+from kpidsl.semantic.tree import (
+    Block,
+    head_span,
+    item_budget,
+    kind_of,
+    number,
+    percent,
+    score_total,
+    shared_items,
+    where,
+)
 from kpidsl.source import Span
+from kpidsl.syntax import nodes as n
 
 ONE = Fraction(1)
 

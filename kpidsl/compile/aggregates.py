@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from kpidsl.syntax import nodes as n
-from kpidsl.semantic.walk import walk
-from kpidsl.compile.frame import SELF, Anchor, CompileError, Scope, SOURCE, work_table
+from kpidsl.compile.frame import SELF, SOURCE, Anchor, CompileError, Scope, work_table
 from kpidsl.compile.names import Coll, Column, Ent, Impure
 from kpidsl.compile.relation import Rel
 from kpidsl.compile.values import V, _deps
+from kpidsl.semantic.walk import walk
 from kpidsl.sql import decimal as D
 from kpidsl.sql.quoting import Params, ident, qualified
+from kpidsl.syntax import nodes as n
 
 
 @dataclass
@@ -166,7 +166,7 @@ class Aggregates:
             return Scope(scan.rel, "input", None, input=coll.source, prefix=coll.path, outer=consumer,
                          owner=owner, pure=scan.shared)
         if coll.kind == "periods":
-            alias = scan.rel.join(("owner",), scan.owner_base, f'{{a}}."id" = b."id"', "o")
+            alias = scan.rel.join(("owner",), scan.owner_base, '{a}."id" = b."id"', "o")
             return Scope(scan.rel, "periods", coll.owner, prefix=coll.path, outer=consumer,
                          owner=Anchor(alias, "_e"), pure=False)
         group = "_unit_e" if coll.kind in ("members", "leaders") else "_parent_e"

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from kpidsl.syntax import nodes as n
-from kpidsl.semantic.types import Analysis
 from kpidsl.compile.aggregates import Aggregates, Scan
 from kpidsl.compile.frame import ColInfo, CompileError, Frame, Scope
 from kpidsl.compile.names import Ent, NameReader, Names
 from kpidsl.compile.relation import Rel
-from kpidsl.compile.values import V, ExactArithmetic, _deps
-from kpidsl.sql import decimal as D
+from kpidsl.compile.values import ExactArithmetic, V, _deps
 from kpidsl.semantic.resolve import Program
+from kpidsl.semantic.types import Analysis
+from kpidsl.sql import decimal as D
+from kpidsl.syntax import nodes as n
 
 _OPS = {"=": "=", "!=": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 _FLIP = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "=": "=", "!=": "!="}

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from kpidsl.syntax import nodes as n
 from kpidsl.compile.frame import SELF, Anchor, ColInfo, CompileError, Frame, NeedFlush, Scope
 from kpidsl.compile.values import _KINDS, V, field_value
-from kpidsl.sql.quoting import ident
 from kpidsl.semantic.resolve import Program
+from kpidsl.sql.quoting import ident
+from kpidsl.syntax import nodes as n
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,6 @@ from __future__ import annotations
 import heapq
 from dataclasses import dataclass, replace
 
-from kpidsl.syntax import nodes as n
-from kpidsl.semantic.scope import Analysis, NodeKey, walk
 from kpidsl.compile.aggregates import Scan
 from kpidsl.compile.expressions import ExprCompiler
 from kpidsl.compile.frame import SELF, SOURCE, ColInfo, CompileError, Frame, NeedFlush, Scope, Stage, work_table
@@ -24,10 +22,12 @@ from kpidsl.compile.ratings import RatingCols, RatingCompiler
 from kpidsl.compile.relation import Rel
 from kpidsl.compile.scores import ScoreCols, ScoreCompiler
 from kpidsl.compile.values import V, _deps, sql_type
-from kpidsl.sql import decimal as D
-from kpidsl.sql.quoting import Params, ident, qualified
 from kpidsl.plan import Plan, RollupPlan, Rule, Step
 from kpidsl.semantic.resolve import Program
+from kpidsl.semantic.scope import Analysis, NodeKey, walk
+from kpidsl.sql import decimal as D
+from kpidsl.sql.quoting import Params, ident, qualified
+from kpidsl.syntax import nodes as n
 
 DEFAULT_ROUNDING = (2, "half_up")
 

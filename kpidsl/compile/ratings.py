@@ -12,15 +12,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 
-from kpidsl.syntax import nodes as n
 from kpidsl.check.ratings import QUOTA_OF_EVERYONE
-from kpidsl.semantic.scope import text_of
 from kpidsl.compile.expressions import ExprCompiler
 from kpidsl.compile.frame import SELF, CompileError, ResultCtx, Scope
 from kpidsl.compile.names import Ent
 from kpidsl.compile.relation import Rel
 from kpidsl.compile.values import V, _deps
+from kpidsl.semantic.scope import text_of
 from kpidsl.sql.quoting import ident
+from kpidsl.syntax import nodes as n
 
 
 @dataclass
@@ -201,7 +201,7 @@ def finish_quota(rc: RatingCols, k: int, quota: n.Quota, cur: str, s: Scope, tab
         added.append(full)
         return V(ident(full), v.kind, frozenset({full}), simple=True, levels=levels)
 
-    alias = rel.join(("quota", table), table, f'{{a}}."_e" = b."_e"', "q")
+    alias = rel.join(("quota", table), table, '{a}."_e" = b."_e"', "q")
     pulled = {c: rel.pull(alias, c, f"{alias}.{c}") for c in ("of", "holders", "rank")}
     current = ec.read(s, rc.entity, SELF, cur)
     share: Fraction = quota.at_most.value

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import copy
 import itertools
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable
 
 from kpidsl.sql.quoting import Params, ident
 

@@ -10,15 +10,14 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from kpidsl.syntax import nodes as n
-from kpidsl.semantic.scope import text_of
 from kpidsl.compile.frame import Frame, work_table
 from kpidsl.compile.ratings import RatingCols, level_reason, levels_of
 from kpidsl.compile.scores import ScoreCols
-from kpidsl.sql.quoting import Params, ident, qualified
-from kpidsl.plan import Rule, Step
-from kpidsl.plan import DEC, OPTIONAL_TABLES, RESULT_TABLES, RESULTS_SCHEMA, WIDE_FIELDS
+from kpidsl.plan import DEC, OPTIONAL_TABLES, RESULT_TABLES, RESULTS_SCHEMA, WIDE_FIELDS, Rule, Step
 from kpidsl.plan import wide_table as wide_table_name
+from kpidsl.semantic.scope import text_of
+from kpidsl.sql.quoting import Params, ident, qualified
+from kpidsl.syntax import nodes as n
 
 if TYPE_CHECKING:  # pragma: no cover
     from kpidsl.compile.planner import PlanCompiler
@@ -108,12 +107,12 @@ def period_results(pc: PlanCompiler) -> list[Step]:
     out.extend(insert("measures", selects, params))
     params = Params("r")
     selects = []
-    for key, cols in pc.rating_cols.items():
+    for _key, cols in pc.rating_cols.items():
         selects.extend(rating_steps(cols, finals[cols.entity], params))
     out.extend(insert("rating_steps", selects, params))
     params = Params("r")
     selects = []
-    for key, cols in pc.rating_cols.items():
+    for _key, cols in pc.rating_cols.items():
         selects.extend(quota_rows(cols, finals[cols.entity], params))
     out.extend(insert("quota", selects, params))
     return out
@@ -231,7 +230,8 @@ def _items(cols: ScoreCols, final: str, params: Params) -> list[str]:
             f"{_share(item.weight, item.weight_const, params)} AS weight, "
             f"{_share(item.budget, item.budget_const, params)} AS budget, {_col(item.contribution)} AS contribution, "
             f"CAST({_col(item.policy, 'VARCHAR')} AS VARCHAR) AS missing_policy, "
-            f"CAST({_p(params, item.scale)} AS VARCHAR) AS scale, CAST({_p(params, node.span.line)} AS INTEGER) AS line, "
+            f"CAST({_p(params, item.scale)} AS VARCHAR) AS scale, "
+            f"CAST({_p(params, node.span.line)} AS INTEGER) AS line, "
             f"CAST({_p(params, node.span.file)} AS VARCHAR) AS file, {text} AS value_text "
             f"FROM {final} WHERE {ident(f's:{score.name}:on')}")
     return out

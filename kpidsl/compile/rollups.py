@@ -11,16 +11,24 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from kpidsl.syntax import nodes as n
-from kpidsl.semantic.scope import walk
 from kpidsl.compile.frame import PERIOD_RESULTS, SELF, ColInfo, CompileError, Scope, Stage, work_table
 from kpidsl.compile.names import Coll
 from kpidsl.compile.ratings import RatingCompiler
-from kpidsl.compile.results import (TABLES, _entities_rollup, final_frame, insert, quota_rows, rating_steps,
-                                    table, _measure)
+from kpidsl.compile.results import (
+    TABLES,
+    _entities_rollup,
+    _measure,
+    final_frame,
+    insert,
+    quota_rows,
+    rating_steps,
+    table,
+)
 from kpidsl.compile.values import V, _deps, sql_type
-from kpidsl.sql.quoting import Params, ident
 from kpidsl.plan import RollupPlan, Rule, Step
+from kpidsl.semantic.scope import walk
+from kpidsl.sql.quoting import Params, ident
+from kpidsl.syntax import nodes as n
 
 if TYPE_CHECKING:  # pragma: no cover
     from kpidsl.compile.planner import PlanCompiler
@@ -199,7 +207,8 @@ def _compile_rollup(pc: PlanCompiler, ec, fr, rollup: n.Rollup, rating_cols: dic
         skipped = V("FALSE", "bool", simple=True)
     errs = V(f"coalesce({ident(errors)}, 0)", "int", frozenset({errors}))
     reason = col("reason", V(
-        f"CASE WHEN {skipped.sql} THEN NULL WHEN {errs.sql} > 0 THEN {ec.param(rel, 'a period result is an error', 'text').sql} "
+        f"CASE WHEN {skipped.sql} THEN NULL "
+        f"WHEN {errs.sql} > 0 THEN {ec.param(rel, 'a period result is an error', 'text').sql} "
         f"WHEN {exact.sql} IS NULL THEN {ec.param(rel, 'the roll-up score has no value', 'text').sql} END", "text",
         _deps([skipped, errs, exact])))
     status = col("status", V(f"CASE WHEN {skipped.sql} THEN 'not_evaluated' WHEN {reason.sql} IS NOT NULL "

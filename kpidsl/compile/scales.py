@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from kpidsl.syntax import nodes as n
 from kpidsl.check.scales import Interval, _edges, _intervals, output
 from kpidsl.compile.expressions import ExprCompiler
 from kpidsl.compile.frame import CompileError, Scope
 from kpidsl.compile.values import V, _deps
+from kpidsl.syntax import nodes as n
 
 
 def scale_name(body: n.Node) -> str:

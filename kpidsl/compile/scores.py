@@ -15,15 +15,15 @@ import math
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-from kpidsl.syntax import nodes as n
-from kpidsl.semantic.tree import score_total
 from kpidsl.compile.expressions import ExprCompiler
 from kpidsl.compile.frame import SELF, CompileError, Scope
 from kpidsl.compile.scales import credit, scale_name
 from kpidsl.compile.values import V, _deps
 from kpidsl.semantic.scope import scale_body, walk
+from kpidsl.semantic.tree import score_total
 from kpidsl.sql import decimal as D
 from kpidsl.sql.quoting import ident
+from kpidsl.syntax import nodes as n
 
 SETTLE_PLACES = 9
 
@@ -245,7 +245,8 @@ class ScoreCompiler:
                     else f"criterion `{item.name}` has no value and no `missing` policy")
             self.reasons.append((missing, text))
         shown = policy if policy in ("zero", "renormalise", "fail") else "fail"
-        cols.policy = self.col(f"{key}policy", V(f"CASE WHEN {missing} THEN {ec.param(self.rel, shown, 'text').sql} END",
+        shown_sql = ec.param(self.rel, shown, 'text').sql
+        cols.policy = self.col(f"{key}policy", V(f"CASE WHEN {missing} THEN {shown_sql} END",
                                                  "text", scaled.deps)).sql
         cols.credit = counted.sql
         node.credit = counted
@@ -267,7 +268,8 @@ class ScoreCompiler:
                     else f"{item.kind} `{item.name}` has no value and no `missing` policy")
             self.reasons.append((missing, text))
         shown = policy if policy in ("zero", "renormalise") else "fail"
-        cols.policy = self.col(f"{key}policy", V(f"CASE WHEN {missing} THEN {ec.param(self.rel, shown, 'text').sql} END",
+        shown_sql = ec.param(self.rel, shown, 'text').sql
+        cols.policy = self.col(f"{key}policy", V(f"CASE WHEN {missing} THEN {shown_sql} END",
                                                  "text", value.deps)).sql
         amount = V(f"coalesce({value.sql}, CAST(0 AS DECIMAL(38,12)))", "dec", value.deps)
         if item.limit is not None:
@@ -349,7 +351,8 @@ class ScoreCompiler:
             parts.append(adj.exact)
         zero = "CAST(0 AS DECIMAL(38,12))"
         total_sql = " + ".join(f"coalesce({p.sql}, {zero})" for p in parts) or zero
-        raw = self.col(f"{_key(node.path)}sum", V(f"CAST({total_sql} AS DECIMAL(38,12))", "dec", _deps(parts)), keep=False)
+        raw = self.col(f"{_key(node.path)}sum", V(f"CAST({total_sql} AS DECIMAL(38,12))", "dec", _deps(parts)),
+                       keep=False)
         bound = ec.lift(rel, self._budget(eff, 12, "half_up"), "b")
         kept = V(f"(CASE WHEN {raw.sql} < 0 THEN {zero} WHEN {raw.sql} > {bound.sql} "
                  f"THEN {bound.sql} ELSE {raw.sql} END)", "dec", raw.deps | bound.deps)
@@ -402,7 +405,8 @@ class ScoreCompiler:
         for c in parts:
             cut = ec.lift(rel, V(f"trunc({c.exact.sql}, {int(places)})", "dec", c.exact.deps, scale=places), "f")
             low, step = ec.common([cut, unit])
-            floor = ec.lift(rel, V(f"(CASE WHEN {c.exact.sql} < {cut.sql} THEN {low.sql} - {step.sql} ELSE {low.sql} END)",
+            below = f"CASE WHEN {c.exact.sql} < {cut.sql} THEN {low.sql} - {step.sql} ELSE {low.sql} END"
+            floor = ec.lift(rel, V(f"({below})",
                                    "dec", c.exact.deps | cut.deps, scale=low.scale), "f")
             exact, lower = ec.common([c.exact, floor])
             floors.append(floor)

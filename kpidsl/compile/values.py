@@ -13,10 +13,10 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
-from kpidsl.syntax import nodes as n
 from kpidsl.compile.relation import Rel
 from kpidsl.sql import decimal as D
 from kpidsl.sql.quoting import ident
+from kpidsl.syntax import nodes as n
 
 _KINDS = {"number": "dec", "integer": "int", "bool": "bool", "date": "date", "text": "text", "ref": "text",
           "enum": "enum"}

@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
-from kpidsl.syntax import nodes as n
 from kpidsl.data.sources import Column
 from kpidsl.sql.quoting import Params
+from kpidsl.syntax import nodes as n
 
 SQL_TYPES = {
     "text": "VARCHAR", "ref": "VARCHAR", "enum": "VARCHAR",

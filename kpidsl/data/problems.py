@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
-from kpidsl.syntax import nodes as n
 from kpidsl.period import Period
+from kpidsl.syntax import nodes as n
 
 # kind -> title, in the order problems are listed. The first group concerns whole
 # files and cannot be fixed by rejecting rows; the rest point at one row each.

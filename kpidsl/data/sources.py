@@ -19,13 +19,14 @@ import os
 import tempfile
 import unicodedata
 import warnings
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
-from kpidsl.decimals import decimal_text
 from kpidsl.data.problems import DataFile, DataProblem
+from kpidsl.decimals import decimal_text
 from kpidsl.sql.quoting import WORK_SCHEMA, Params, ident, qualified
 
 FILE_FORMATS = {".csv": "csv", ".parquet": "parquet", ".json": "json", ".jsonl": "jsonl", ".xlsx": "xlsx"}
@@ -76,7 +77,8 @@ def _fold(name: str) -> str:
     return unicodedata.normalize("NFC", name).strip().casefold()
 
 
-def match_columns(located: Located, found: Sequence[str], wanted: Sequence[str]) -> tuple[dict[str, int], list[DataProblem]]:
+def match_columns(located: Located, found: Sequence[str],
+                  wanted: Sequence[str]) -> tuple[dict[str, int], list[DataProblem]]:
     """Field name -> index of its column: an exact name first, else ignoring case and spaces.
 
     Two columns that both fit one field are a problem (which one is meant cannot be guessed).

@@ -15,13 +15,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from kpidsl.syntax import nodes as n
 from kpidsl.data.convert import CODE_KINDS, field_sql, sql_type, text_of
-from kpidsl.period import Period
 from kpidsl.data.problems import DEFAULT_CAP, KINDS, DataLoad, DataProblem, FieldInfo, InputCounts, row_message
 from kpidsl.data.sources import DataSource, Located, Staged, StageError
-from kpidsl.sql.quoting import DATA_SCHEMA, WORK_SCHEMA, Constants, Params, ident, qualified
+from kpidsl.period import Period
 from kpidsl.semantic.resolve import Program
+from kpidsl.sql.quoting import DATA_SCHEMA, WORK_SCHEMA, Constants, Params, ident, qualified
+from kpidsl.syntax import nodes as n
 
 ROW_COLUMN = "_row"
 _SCOPE = ident("$scope")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import difflib
 import json
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
 
 from kpidsl.diagnostics.codes import CODES, ERROR, WARNING, severity_of
 from kpidsl.source import Span

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from kpidsl.compile.frame import BOUNDS, PERIOD_RESULTS, SOURCE, WORK, CompileError
+from kpidsl.compile.frame import BOUNDS, SOURCE, WORK, CompileError
 from kpidsl.period import KINDS, Period, periods_within
-from kpidsl.sql.quoting import DATA_SCHEMA, ident, qualified
 from kpidsl.plan import Plan, Step
+from kpidsl.sql.quoting import DATA_SCHEMA, ident, qualified
 
 
 class EngineError(Exception):
@@ -152,9 +152,9 @@ def run_in_memory(program, tables: dict[str, tuple], period, analysis=None, reje
     """
     import duckdb
 
-    from kpidsl.period import parse_period
     from kpidsl.data.sources import MemorySource
     from kpidsl.data.validate import load_and_validate
+    from kpidsl.period import parse_period
 
     if isinstance(period, str):
         period = parse_period(period)

@@ -15,17 +15,16 @@ import os
 import re
 import shutil
 import zipfile
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any
 
-from kpidsl.syntax import nodes as n
-from kpidsl.sql.quoting import Params, ident, qualified
+from kpidsl.plan import DEC, OPTIONAL_TABLES, RESULT_TABLES, RESULTS_SCHEMA, WIDE_FIELDS, WIDE_PREFIX, wide_table  # noqa: F401
 from kpidsl.semantic.resolve import Program
-
-from kpidsl.plan import (DEC, OPTIONAL_TABLES, RESULT_TABLES, RESULTS_SCHEMA, WIDE_FIELDS,  # noqa: F401
-                         WIDE_PREFIX, wide_table)
+from kpidsl.sql.quoting import Params, ident, qualified
+from kpidsl.syntax import nodes as n
 
 _STEP_RANK = "CASE step WHEN 'level' THEN 0 WHEN 'override' THEN 1 WHEN 'cap' THEN 2 WHEN 'quota' THEN 3 ELSE 4 END"
 ORDER_BY: dict[str, str] = {
@@ -566,9 +565,9 @@ def _items_source(con: Any, evidence: dict[str, Any], alias: str) -> tuple[str, 
 def output_tables(con: Any, evidence: dict[str, Any], folder: str) -> list[OutTable]:
     tables = [entity_table(con, "people", evidence), entity_table(con, "units", evidence),
               items_table(folder), steps_table(), quota_table()]
-    if "periods" in present_tables(con):
-        if con.execute(f"SELECT count(*) FROM {result_table('periods')}").fetchall()[0][0]:
-            tables.append(periods_table())  # only a roll-up run has period results
+    if "periods" in present_tables(con) and con.execute(
+            f"SELECT count(*) FROM {result_table('periods')}").fetchall()[0][0]:
+        tables.append(periods_table())  # only a roll-up run has period results
     return tables
 
 

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from kpidsl.syntax import nodes as n
-from kpidsl.semantic.types import (ENTITIES, NUMBER, UNKNOWN, Env, Ref, Row, Sym, Type, describe, field_type,
-                                      level_type)
-from kpidsl.semantic.walk import part_span, score_items
 from kpidsl.diagnostics import Diagnostic, did_you_mean
 from kpidsl.semantic.resolve import Program
+from kpidsl.semantic.types import ENTITIES, NUMBER, UNKNOWN, Env, Ref, Row, Sym, Type, describe, field_type, level_type
+from kpidsl.semantic.walk import part_span, score_items
+from kpidsl.syntax import nodes as n
 
 
 class UnknownName(Exception):

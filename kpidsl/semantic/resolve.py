@@ -8,12 +8,12 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kpidsl.syntax import nodes as n
 from kpidsl.diagnostics import Diagnostic, did_you_mean
-from kpidsl.syntax.lower import lower
-from kpidsl.syntax.parser import MAX_FILE_BYTES, decode, parse_source
 from kpidsl.paths import expand_paths  # noqa: F401 - re-exported for callers
 from kpidsl.source import SourceFile, Span
+from kpidsl.syntax import nodes as n
+from kpidsl.syntax.lower import lower
+from kpidsl.syntax.parser import MAX_FILE_BYTES, decode, parse_source
 
 MAX_FILES = 2000
 # `use` is followed depth-first; this bounds the recursion (and no real frame set is this deep).

@@ -8,16 +8,43 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from kpidsl.syntax import nodes as n
-from kpidsl.semantic.names import NameResolver, UnknownName
-from kpidsl.semantic.types import (COLLECTION_AGGREGATES, BOOL, DATE, ENTITIES, FUNCTIONS, INTEGER, NUMBER, TEXT,
-                                      UNKNOWN, Analysis, Env, NodeKey, OwnResult, Ref, Site, Sym, Type, join, join_all,
-                                      level_type)
-from kpidsl.semantic.walk import children, part_span, rating_exprs, rating_uses, scale_body, score_items, walk
-from kpidsl.semantic.walk import text_of  # noqa: F401 - the compiler imports it from here
 from kpidsl.diagnostics import Diagnostic, did_you_mean
+from kpidsl.semantic.names import NameResolver, UnknownName
 from kpidsl.semantic.resolve import Program
+from kpidsl.semantic.types import (
+    BOOL,
+    COLLECTION_AGGREGATES,
+    DATE,
+    ENTITIES,
+    FUNCTIONS,
+    INTEGER,
+    NUMBER,
+    TEXT,
+    UNKNOWN,
+    Analysis,
+    Env,
+    NodeKey,
+    OwnResult,
+    Ref,
+    Site,
+    Sym,
+    Type,
+    join,
+    join_all,
+    level_type,
+)
+from kpidsl.semantic.walk import (
+    children,
+    part_span,
+    rating_exprs,
+    rating_uses,
+    scale_body,
+    score_items,
+    text_of,  # noqa: F401 - the compiler imports it from here
+    walk,
+)
 from kpidsl.source import Span
+from kpidsl.syntax import nodes as n
 
 
 def scope_of(ctx) -> Analysis:
@@ -200,7 +227,7 @@ class _Analyser(NameResolver):
         if values is None or values.kind not in ("enum", "level") or self._resolves(e, env):
             return self.expr(e, env)
         if values.kind == "enum":
-            for input_name, f in self.a.enum_fields.get(word, ()):
+            for _input_name, f in self.a.enum_fields.get(word, ()):
                 # A value of another enum field: the types pass says which.
                 t = Type("enum", f.type.values, f.name)
                 return self.commit(e, env, Ref(Sym("enum_value", word, t), t, False, False, False), [])

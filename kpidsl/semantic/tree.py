@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Iterator
 
-from kpidsl.syntax import nodes as n
 from kpidsl.semantic.resolve import Program
 from kpidsl.source import Span
+from kpidsl.syntax import nodes as n
 
 DEFAULT_TOTAL = Fraction(100)
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from kpidsl.syntax import nodes as n
 from kpidsl.diagnostics import Diagnostic
 from kpidsl.source import Span
+from kpidsl.syntax import nodes as n
 
 # A node of the dependency graph: ("measure", m), ("score", s), ("rollup", y),
 # or ("rating", r, "score"|"rollup", via): a rating is computed once per score

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import re
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
-from kpidsl.syntax import nodes as n
 from kpidsl.semantic.resolve import Program
 from kpidsl.source import Span
+from kpidsl.syntax import nodes as n
 
 
 def children(e: n.Node) -> Iterator[n.Node]:
@@ -128,9 +128,7 @@ def scale_body(program: Program, criterion: n.Criterion) -> n.Node | None:
 
 def rating_exprs(item: n.Node) -> Iterable[n.Node]:
     """The expressions of one rating item: level conditions, overrides, caps and a quota's `per`."""
-    if isinstance(item, n.Level) and item.when is not None:
-        yield item.when
-    elif isinstance(item, n.Override):
+    if isinstance(item, n.Level) and item.when is not None or isinstance(item, n.Override):
         yield item.when
     elif isinstance(item, n.RatingCap):
         yield item.against

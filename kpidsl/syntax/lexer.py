@@ -10,7 +10,7 @@ picks INT and PERIOD over NUMBER where the grammar wants them.
 from __future__ import annotations
 
 import re
-from typing import Iterator
+from collections.abc import Iterator
 
 from lark import Token
 from lark.exceptions import UnexpectedCharacters

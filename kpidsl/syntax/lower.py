@@ -8,10 +8,10 @@ from typing import Any
 
 from lark import Token, Transformer, v_args
 
-from kpidsl.syntax import nodes as n
 from kpidsl.diagnostics import Diagnostic
-from kpidsl.syntax.parser import Parsed
 from kpidsl.source import SourceFile, Span
+from kpidsl.syntax import nodes as n
+from kpidsl.syntax.parser import Parsed
 
 MISSING_POLICIES = ("zero", "fail", "renormalise", "skip")
 ROUNDING_MODES = ("half_up", "half_even", "down", "up")

@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Union
 
 from kpidsl.source import Span
 
@@ -140,9 +139,9 @@ class Call(Node):
     deduction: Deduction | None = None
 
 
-Expr = Union[Num, Text, DateLit, Bool, Name, Neg, Not, Arith, BoolOp, Compare, InList,
-             IsMissing, If, Call]
-Cell = Union[Num, Text, DateLit, Bool, Name, NoneLit]
+Expr = (Num | Text | DateLit | Bool | Name | Neg | Not | Arith | BoolOp | Compare | InList
+    | IsMissing | If | Call)
+Cell = Num | Text | DateLit | Bool | Name | NoneLit
 
 
 # ---------------------------------------------------------------- header and files
@@ -302,7 +301,7 @@ class PassFail(Node):
     failed: Num
 
 
-ScaleBody = Union[Linear, Bands, Target, Levels, PassFail]
+ScaleBody = Linear | Bands | Target | Levels | PassFail
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -362,7 +361,7 @@ class UseRating(Node):
     name: str
 
 
-Item = Union[Criterion, Group, Adjustment]
+Item = Criterion | Group | Adjustment
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -429,7 +428,7 @@ class Quota(Node):
     resolve_by: str | None = None
 
 
-RatingItem = Union[Level, Override, RatingCap, Quota]
+RatingItem = Level | Override | RatingCap | Quota
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -452,7 +451,7 @@ class NotEvaluated(Node):
     when: Expr
 
 
-RollupItem = Union[RollupScore, UseRating, NotEvaluated]
+RollupItem = RollupScore | UseRating | NotEvaluated
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -499,7 +498,7 @@ class ExpectError(Node):
     message: str
 
 
-TestItem = Union[TestPeriod, Given, Expect, ExpectError]
+TestItem = TestPeriod | Given | Expect | ExpectError
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -512,8 +511,8 @@ class Test(Node):
 
 # ---------------------------------------------------------------- the file
 
-Decl = Union[Use, Extends, Require, Input, UnitsEntity, PeopleEntity, Measure, Scale, Score,
-             ExtendBlock, Rating, Rollup, Test]
+Decl = (Use | Extends | Require | Input | UnitsEntity | PeopleEntity | Measure | Scale | Score
+    | ExtendBlock | Rating | Rollup | Test)
 
 
 @dataclass(frozen=True)

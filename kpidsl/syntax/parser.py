@@ -12,11 +12,11 @@ from pathlib import Path
 from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
-from kpidsl.diagnostics import Diagnostic
 from kpidsl.cachedir import cache_dir
+from kpidsl.diagnostics import Diagnostic
+from kpidsl.source import SourceFile
 from kpidsl.syntax.lexer import KpiLexer
 from kpidsl.syntax.nodes import Comment
-from kpidsl.source import SourceFile
 
 # Parsing runs at a few hundred KB a second: 1 MiB keeps the worst case to seconds,
 # and is far more than any framework file needs.
