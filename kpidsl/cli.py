@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from kpidsl import __version__
+from kpidsl.text import printable
 
 if TYPE_CHECKING:  # the pipeline is imported inside each command, so `--help` and `--version` stay instant
     from kpidsl.diagnostics import Diagnostic
@@ -30,23 +31,38 @@ class _Group(click.Group):
     """The command group, with a last-resort handler so no traceback ever reaches a user."""
 
     def invoke(self, ctx: click.Context) -> Any:
+        from kpidsl import interrupts
+
         try:
             return super().invoke(ctx)
-        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort,
-                SystemExit, KeyboardInterrupt):
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort, SystemExit):
             raise
+        except KeyboardInterrupt as err:
+            self._interrupted(ctx, err)
         except OSError as err:
             if err.errno == errno.EPIPE:
                 raise  # stdout closed early (`| head`): click exits quietly
+            if interrupts.received() is not None:
+                self._interrupted(ctx, err)
             self._internal_error(ctx, err)
         except Exception as err:  # noqa: BLE001 - the one place every unexpected error is caught
+            if interrupts.received() is not None:
+                self._interrupted(ctx, err)  # DuckDB reports a signal as its own "Query interrupted" error
             self._internal_error(ctx, err)
+
+    @staticmethod
+    def _interrupted(ctx: click.Context, err: BaseException) -> None:
+        """Ctrl-C, SIGTERM: one line, and 128 + the signal's number (130 for Ctrl-C), never a traceback."""
+        from kpidsl import interrupts
+
+        click.echo(f"kpidsl: interrupted ({interrupts.describe(err)})", err=True)
+        ctx.exit(interrupts.exit_code(err))
 
     @staticmethod
     def _internal_error(ctx: click.Context, err: BaseException) -> None:
         if os.environ.get("KPIDSL_DEBUG"):
             raise err
-        click.echo(f"kpidsl: internal error: {type(err).__name__}: {err}", err=True)
+        click.echo(printable(f"kpidsl: internal error: {type(err).__name__}: {err}"), err=True)
         click.echo(f"kpidsl: {ISSUE_HINT} (set KPIDSL_DEBUG=1 to see the traceback)", err=True)
         ctx.exit(EXIT_INPUT)
 
@@ -60,9 +76,14 @@ def main() -> None:
     """
     import gc
 
+    from kpidsl import interrupts
+
     # Parsing allocates many small objects and makes few cycles: collecting less
     # often takes about 15% off checking a large framework set (bench/).
     gc.set_threshold(200_000, 30, 30)
+    # SIGTERM (a CI job cancelled, `timeout`, a service manager) and SIGHUP stop a command the way
+    # Ctrl-C does: through the clean-up of every exit path.
+    interrupts.install()
 
 
 # ---------------------------------------------------------------- check
@@ -89,7 +110,7 @@ def check(paths: tuple[str, ...], output_format: str, strict: bool, color: bool 
         click.echo(render_json(diags, files))
     elif output_format == "github":
         for d in diags:
-            click.echo(render_github(d))
+            click.echo(printable(render_github(d)))
         click.echo(_summary(diags, len(files)), err=True)
     else:
         use_color = _want_color(color)
@@ -166,20 +187,23 @@ def fmt(paths: tuple[str, ...], check_only: bool, show_diff: bool) -> None:
     for d in problems:
         _echo_diag(d)
     changed: list[str] = []
-    failed = bool(problems)
+    unformattable = 0
     for path in files:
         outcome = _fmt_file(path, write=not (check_only or show_diff), show_diff=show_diff)
         if outcome is None:
-            failed = True
+            unformattable += 1
         elif outcome:
             changed.append(path)
             if check_only:
-                click.echo(f"would reformat {path}", err=True)
+                click.echo(printable(f"would reformat {path}"), err=True)
             elif not show_diff:
-                click.echo(f"reformatted {path}", err=True)
+                click.echo(printable(f"reformatted {path}"), err=True)
     verb = "would be reformatted" if (check_only or show_diff) else "reformatted"
-    click.echo(f"{_plural(len(changed), 'file')} {verb}, {len(files) - len(changed)} unchanged", err=True)
-    if failed:
+    summary = f"{_plural(len(changed), 'file')} {verb}, {len(files) - len(changed) - unformattable} unchanged"
+    if unformattable:
+        summary += f", {unformattable} could not be formatted (errors above)"
+    click.echo(summary, err=True)
+    if problems or unformattable:
         sys.exit(EXIT_INPUT)
     sys.exit(EXIT_FINDINGS if changed and (check_only or show_diff) else EXIT_OK)
 
@@ -247,7 +271,7 @@ def _format_bytes(path: str, data: bytes) -> tuple[str, str] | None:
         _echo_diag(d)
     if formatted is None:
         if not any(d.is_error for d in diags):
-            click.echo(f"{path}: cannot be formatted", err=True)
+            click.echo(printable(f"{path}: cannot be formatted"), err=True)
         return None
     return source.text, formatted
 
@@ -312,7 +336,7 @@ def test_command(paths: tuple[str, ...], color: bool | None) -> None:
         span = outcome.test.span
         word = "ok  " if outcome.passed else "FAIL"
         mark = click.style(word, fg="green" if outcome.passed else "red", bold=True) if use_color else word
-        click.echo(f"{mark} {span.file}:{span.line}: {outcome.test.label}", color=use_color)
+        click.echo(f"{mark} {printable(f'{span.file}:{span.line}: {outcome.test.label}')}", color=use_color)
         for d in outcome.failures:
             click.echo(render_human(d, color=use_color), color=use_color)
     click.echo(run.summary())
@@ -343,37 +367,46 @@ def _formats(ctx: click.Context, param: click.Parameter, value: str) -> tuple[st
               help="table formats, comma-separated: csv, parquet, json, xlsx")
 @click.option("--reject-invalid", is_flag=True,
               help="leave rows with problems out (listed in rejects.csv) instead of stopping")
+@click.option("--raw-csv", is_flag=True,
+              help="write CSV cells exactly as they are, without a ' before cells a spreadsheet reads as formulas")
 @click.option("--quiet", "-q", is_flag=True, help="print nothing when the run succeeds")
 def run(framework: str, data: str, period: str, out: str, formats: tuple[str, ...], reject_invalid: bool,
-        quiet: bool) -> None:
+        raw_csv: bool, quiet: bool) -> None:
     """Score a period's data with a framework and write the results, a report and a manifest."""
-    from kpidsl.pipeline import RUN_DATA, RUN_FRAMEWORK, RUN_INPUT, run_framework
+    from kpidsl.pipeline import RUN_DATA, RUN_FRAMEWORK, RUN_INPUT, RUN_INTERRUPTED, run_framework
 
     def stage(name: str) -> None:
-        click.echo(f"kpidsl: {name}…", err=True)
+        click.echo(printable(f"kpidsl: {name}…"), err=True)
+
+    def notice(text: str) -> None:  # shown even with --quiet: an earlier run was interrupted
+        click.echo(printable(f"kpidsl: {text}"), err=True)
 
     show = not quiet and _stderr_is_terminal()  # stage lines are for a person watching, never for a log
-    report = run_framework(framework, data, period, out, formats, reject_invalid, stage if show else None)
+    report = run_framework(framework, data, period, out, formats, reject_invalid, stage if show else None,
+                           notice=notice, raw_csv=raw_csv)
     for d in report.diagnostics:
         if d.is_error or not quiet:
             _echo_diag(d)
+    if report.outcome == RUN_INTERRUPTED:
+        click.echo(printable(f"kpidsl: {report.message}"), err=True)
+        sys.exit(report.exit_code)
     if report.outcome == RUN_FRAMEWORK:
         if report.message:
-            click.echo(f"kpidsl: {report.message}", err=True)
+            click.echo(printable(f"kpidsl: {report.message}"), err=True)
         else:
             click.echo(f"kpidsl: {_summary(report.diagnostics, 1)}; the framework cannot be run", err=True)
         sys.exit(EXIT_FINDINGS)
     if report.outcome == RUN_INPUT:
         if report.message:
-            click.echo(f"kpidsl: {report.message}", err=True)
+            click.echo(printable(f"kpidsl: {report.message}"), err=True)
         sys.exit(EXIT_INPUT)
     if report.outcome == RUN_DATA:
-        click.echo(report.problems, err=True, nl=False)
+        click.echo(printable(report.problems, keep_newlines=True), err=True, nl=False)
         click.echo("kpidsl: the data has problems; nothing was written"
                    + ("" if reject_invalid else " (--reject-invalid leaves bad rows out)"), err=True)
         sys.exit(EXIT_INPUT)
     if not quiet:
-        click.echo(_run_summary(report))
+        click.echo(printable(_run_summary(report)))
     sys.exit(EXIT_OK)
 
 
@@ -413,15 +446,18 @@ def explain(folder: str, entity_id: str, score: str | None, output_format: str) 
     from kpidsl.output.explain import ExplainError, render_text
     from kpidsl.output.explain import explain as explain_result
 
+    def notice(text: str) -> None:
+        click.echo(printable(f"kpidsl: {text}"), err=True)
+
     try:
-        answer = explain_result(folder, entity_id, score)
+        answer = explain_result(folder, entity_id, score, notice=notice)
     except ExplainError as err:
-        click.echo(f"kpidsl: {err.message}", err=True)
+        click.echo(printable(f"kpidsl: {err.message}"), err=True)
         if err.help:
-            click.echo(f"  help: {err.help}", err=True)
+            click.echo(printable(f"  help: {err.help}"), err=True)
         sys.exit(EXIT_INPUT)
     if output_format == "json":
         click.echo(answer.to_json())
     else:
-        click.echo(render_text(answer), nl=False)
+        click.echo(printable(render_text(answer), keep_newlines=True), nl=False)
     sys.exit(EXIT_OK)

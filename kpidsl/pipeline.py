@@ -4,8 +4,8 @@ and for a run: check -> load and validate the data -> score -> write the outputs
 from __future__ import annotations
 
 import os
-import shutil
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -92,6 +92,7 @@ RUN_OK = "ok"
 RUN_FRAMEWORK = "framework"  # the framework has errors (or the engine cannot run one of its rules)
 RUN_INPUT = "input"          # an argument or a file cannot be used
 RUN_DATA = "data"            # the data has problems
+RUN_INTERRUPTED = "interrupted"  # Ctrl-C, SIGTERM or SIGHUP
 
 # Diagnostics that mean the framework file itself could not be read (an input error, not a finding).
 _UNREADABLE = frozenset({"KPI005", "KPI006", "KPI007", "KPI010"})
@@ -108,15 +109,20 @@ class RunReport:
     problems: str = ""
     manifest: Any = None  # kpidsl.output.manifest.Manifest when the outputs were written
     out_dir: str | None = None
+    exit_code: int = 0  # for RUN_INTERRUPTED: 128 + the signal's number
 
 
 def run_framework(framework: str, data: str, period: str, out: str, formats: Sequence[str] = ("csv", "parquet"),
-                  reject_invalid: bool = False, progress: Callable[[str], None] | None = None) -> RunReport:
+                  reject_invalid: bool = False, progress: Callable[[str], None] | None = None,
+                  notice: Callable[[str], None] | None = None, raw_csv: bool = False) -> RunReport:
     """Check the framework, load and validate the period's data, score it, and write every output to `out`.
 
-    Nothing is written unless everything succeeds; `out` is then replaced as a whole (see `publish`).
+    Nothing is written unless everything succeeds; `out` is then replaced as a whole
+    (kpidsl/output/folder.py). `notice` hears what was found and repaired next to `out`
+    (an interrupted earlier run); `progress` hears each stage as it starts.
     """
     from kpidsl.data.sources import SourceError, open_source
+    from kpidsl.output.folder import out_problem
     from kpidsl.output.tables import FORMATS as OUTPUT_FORMATS
     from kpidsl.period import parse_period
 
@@ -145,62 +151,173 @@ def run_framework(framework: str, data: str, period: str, out: str, formats: Seq
     if program is None or any(d.is_error for d in diags):
         return RunReport(RUN_FRAMEWORK, tuple(diags))
     warnings = tuple(diags)
+    overlap = _overlap(out, data, program.files)
+    if overlap:
+        return RunReport(RUN_INPUT, warnings, message=f"--out: {overlap}")
     mismatch = _period_mismatch(program, the_period)
     if mismatch:
         return RunReport(RUN_INPUT, warnings, message=f"--period: {mismatch}")
+    run = _Run(program, source, data, the_period, out, formats, reject_invalid, raw_csv, say, notice)
+    return run.report(warnings)
 
-    import duckdb
 
-    from kpidsl.data.problems import render_problems
-    from kpidsl.data.validate import load_and_validate
-    from kpidsl.output.tables import OutputError
+class _Run:
+    """One run from the lock on the output folder to its release: every exit path cleans up."""
 
-    work = _work_folder(out)
-    con = duckdb.connect(config={"memory_limit": RUN_MEMORY_LIMIT, "temp_directory": work})
-    try:
-        say(f"loading data for {the_period.label}")
-        load = load_and_validate(con, program, source, the_period, reject_invalid)
-        if not load.ok:
-            return RunReport(RUN_DATA, warnings, problems=render_problems(load))
-        say("scoring")
-        failure = _score(con, program, the_period)
-        if isinstance(failure, Diagnostic):
-            return RunReport(RUN_FRAMEWORK, (*warnings, failure))
-        if failure:
-            return RunReport(RUN_FRAMEWORK, warnings, message=failure)
-        say(f"writing {out}")
+    def __init__(self, program: Program, source: Any, data: str, period: Any, out: str, formats: Sequence[str],
+                 reject_invalid: bool, raw_csv: bool, say: Callable[[str], None],
+                 notice: Callable[[str], None] | None) -> None:
+        from kpidsl.output.folder import OutputFolder
+
+        self.program, self.source, self.data, self.period = program, source, data, period
+        self.out, self.formats, self.reject_invalid, self.raw_csv = out, formats, reject_invalid, raw_csv
+        self.say, self.notice = say, notice or (lambda _text: None)
+        self.folder = OutputFolder(out)
+
+    def report(self, warnings: tuple[Diagnostic, ...]) -> RunReport:
+        from kpidsl import interrupts
+        from kpidsl.output.folder import FolderBusy
+
+        failed = True
         try:
-            manifest = write_run(con, program, load, data, the_period, out, formats)
-        except (OSError, OutputError) as err:
-            why = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
-            where = f" ({err.filename})" if isinstance(err, OSError) and err.filename else ""
-            return RunReport(RUN_INPUT, warnings, message=f"cannot write the outputs: {why}{where}; "
-                                                          f"{out} was left as it was")
+            try:
+                self.folder.lock()
+            except FolderBusy as err:
+                return RunReport(RUN_INPUT, warnings, message=f"--out: {err}")
+            except OSError as err:
+                return RunReport(RUN_INPUT, warnings, message=f"--out: cannot make or lock {self.out}: "
+                                                              f"{err.strerror or err}")
+            outcome = self._locked(warnings)
+            failed = outcome.outcome != RUN_OK
+            return outcome
+        except KeyboardInterrupt as err:
+            return self._interrupted(warnings, err)
+        except Exception as err:
+            if interrupts.received() is None:
+                raise
+            return self._interrupted(warnings, err)  # DuckDB's "Query interrupted" after a signal
+        finally:
+            self.folder.release(failed)
+
+    def _interrupted(self, warnings: tuple[Diagnostic, ...], err: BaseException) -> RunReport:
+        from kpidsl import interrupts
+
+        where = f"the new results are in {self.out}" if self.folder.placed else f"{self.out} was left as it was"
+        return RunReport(RUN_INTERRUPTED, warnings, message=f"interrupted ({interrupts.describe(err)}); {where}",
+                         exit_code=interrupts.exit_code(err))
+
+    def _locked(self, warnings: tuple[Diagnostic, ...]) -> RunReport:
+        from kpidsl import faults
+        from kpidsl.data.problems import render_problems
+        from kpidsl.data.validate import load_and_validate
+        from kpidsl.output.folder import out_problem
+        from kpidsl.output.tables import OutputError
+        from kpidsl.sql.connect import connect
+
+        for text in self.folder.recover():
+            self.notice(text)
+        problem = out_problem(self.out)  # again: the folder may have changed while this run was checking
+        if problem:
+            return RunReport(RUN_INPUT, warnings, message=f"--out: {problem}")
+        faults.point("locked")
+        work = self.folder.new_work()
+        with _temporary_files_in(work):
+            con = connect(memory_limit=RUN_MEMORY_LIMIT, temp_directory=work)
+            try:
+                self.say(f"loading data for {self.period.label}")
+                load = load_and_validate(con, self.program, self.source, self.period, self.reject_invalid)
+                if not load.ok:
+                    return RunReport(RUN_DATA, warnings, problems=render_problems(load))
+                faults.point("loaded")
+                self.say("scoring")
+                failure = _score(con, self.program, self.period)
+                if isinstance(failure, Diagnostic):
+                    return RunReport(RUN_FRAMEWORK, (*warnings, failure))
+                if failure:
+                    return RunReport(RUN_FRAMEWORK, warnings, message=failure)
+                faults.point("scored")
+                self.say(f"writing {self.out}")
+                try:
+                    manifest = write_run(con, self.program, load, self.data, self.period, self.folder,
+                                         self.formats, raw_csv=self.raw_csv)
+                except (OSError, OutputError) as err:
+                    return RunReport(RUN_INPUT, warnings, message=_write_failure(err, self.out))
+                except Exception as err:
+                    if not _is_io_error(err):
+                        raise
+                    return RunReport(RUN_INPUT, warnings, message=_write_failure(err, self.out))
+            finally:
+                con.close()
+        return RunReport(RUN_OK, warnings, manifest=manifest, out_dir=self.out)
+
+
+def _write_failure(err: BaseException, out: str) -> str:
+    """`cannot write the outputs: No space left on device (people.csv); out was left as it was`."""
+    if isinstance(err, OSError):
+        why = err.strerror or str(err)
+        where = f" ({os.path.basename(err.filename)})" if err.filename else ""
+    else:
+        why = _io_reason(str(err))
+        where = ""
+    return f"cannot write the outputs: {why}{where}; {out} was left as it was"
+
+
+def _is_io_error(err: BaseException) -> bool:
+    """A DuckDB error that is really the file system's (disk full, file too large, permission)."""
+    try:
+        import duckdb
+    except ImportError:  # pragma: no cover
+        return False
+    return isinstance(err, (duckdb.IOException, duckdb.PermissionException))
+
+
+def _io_reason(text: str) -> str:
+    """The file system's words in a DuckDB I/O error, without DuckDB's paths and prefixes."""
+    for phrase in ("No space left on device", "File too large", "Permission denied", "Read-only file system",
+                   "Disk quota exceeded", "File name too long"):
+        if phrase.lower() in text.lower():
+            return phrase
+    first = text.strip().splitlines()[0] if text.strip() else "an I/O error"
+    return first.replace("IO Error: ", "")[:200]
+
+
+@contextmanager
+def _temporary_files_in(folder: str) -> Iterator[None]:
+    """Python's temporary files (the spreadsheet reader's and writer's) go into the run's work folder,
+    which the run deletes, and which the next run deletes if this one is killed."""
+    import tempfile
+
+    saved = tempfile.tempdir
+    tempfile.tempdir = folder
+    try:
+        yield
     finally:
-        con.close()
-        shutil.rmtree(work, ignore_errors=True)
-    return RunReport(RUN_OK, warnings, manifest=manifest, out_dir=out)
+        tempfile.tempdir = saved
+
+
+def _overlap(out: str, data: str, framework_files: Sequence[str]) -> str | None:
+    """Why replacing `out` would delete or mix with the run's own inputs, if it would."""
+    target = os.path.realpath(out)
+
+    def inside(path: str, folder: str) -> bool:
+        return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+    source = os.path.realpath(data)
+    if inside(source, target):
+        return (f"the data ({data}) is inside {out}, which a run replaces as a whole; "
+                "write the results to a folder outside the data")
+    if inside(target, source):
+        return f"{out} is inside the data folder {data}; write the results to a folder outside the data"
+    for path in framework_files:
+        if inside(os.path.realpath(path), target):
+            return (f"the framework file {path} is inside {out}, which a run replaces as a whole; "
+                    "write the results to a folder outside the frameworks")
+    return None
 
 
 RUN_MEMORY_LIMIT = "1GB"
 """DuckDB's memory for a run: past it, the work and result tables spill to a folder on disk, so the
 run's memory stays about the same from a hundred thousand people to a million (about 1.2 GB)."""
-
-
-def _work_folder(out: str) -> str:
-    """A new, private folder for DuckDB's spilled tables: next to `out` when that folder exists (a disk
-    the outputs fit on, unlike a temp folder that may live in memory), else in the temp folder."""
-    import tempfile
-
-    target = os.path.abspath(out)
-    parent = os.path.dirname(target)
-    prefix = f".{os.path.basename(target)}.work-"
-    if os.path.isdir(parent):
-        try:
-            return tempfile.mkdtemp(prefix=prefix, dir=parent)
-        except OSError:
-            pass  # a folder we cannot write to: the outputs will say so; spill to the temp folder meanwhile
-    return tempfile.mkdtemp(prefix=prefix)
 
 
 def _period_mismatch(program: Program, period: Any) -> str | None:
@@ -241,98 +358,50 @@ def _score(con: Any, program: Program, period: Any) -> Diagnostic | str | None:
     return None
 
 
-def write_run(con: Any, program: Program, load: Any, data: str, period: Any, out: str,
-              formats: Sequence[str]) -> Any:
-    """Write every output into a fresh folder next to `out`, then put it in place; returns the manifest."""
-    from kpidsl import __version__
+def write_run(con: Any, program: Program, load: Any, data: str, period: Any, folder: Any,
+              formats: Sequence[str], raw_csv: bool = False) -> Any:
+    """Write every output into a fresh folder next to the output folder, then put it in place; the manifest."""
+    from kpidsl import __version__, faults
     from kpidsl.data.problems import write_rejects
     from kpidsl.output import manifest as mf
+    from kpidsl.output.folder import OutputFolder
     from kpidsl.output.report import report_data, write_report
     from kpidsl.output.tables import framework_evidence, write_evidence, write_tables
 
-    staging = _staging_folder(out)
-    try:
-        evidence = framework_evidence(program)
-        names: list[str] = []
-        if load.reject_invalid:
-            write_rejects(con, load, os.path.join(staging, "rejects.csv"))
-            names.append("rejects.csv")
-        evidence_files = write_evidence(con, staging, evidence)
-        names += write_tables(con, staging, evidence, formats) + evidence_files
-        manifest = mf.Manifest(engine=mf.Engine(version=__version__), framework=mf.framework_info(program),
-                               period=mf.period_info(period), data=mf.data_info(data, load),
-                               results=mf.result_counts(con), quota=mf.quota_decisions(con))
-        write_report(os.path.join(staging, "report.html"), report_data(con, manifest, evidence))
-        names.append("report.html")
-        manifest = manifest.model_copy(update={"outputs": mf.output_files(staging, names)})
-        with open(os.path.join(staging, mf.MANIFEST_FILE), "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(manifest.to_json())
-        publish(staging, out)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+    if not isinstance(folder, OutputFolder):
+        folder = OutputFolder(folder)
+    staging = folder.new_staging()
+    evidence = framework_evidence(program)
+    names: list[str] = []
+    if load.reject_invalid:
+        write_rejects(con, load, os.path.join(staging, "rejects.csv"), neutralise=not raw_csv)
+        names.append("rejects.csv")
+    evidence_files = write_evidence(con, staging, evidence)
+    faults.point("evidence")
+    names += write_tables(con, staging, evidence, formats, neutralise=not raw_csv) + evidence_files
+    manifest = mf.Manifest(engine=mf.Engine(version=__version__), framework=mf.framework_info(program),
+                           period=mf.period_info(period), data=mf.data_info(data, load),
+                           results=mf.result_counts(con), quota=mf.quota_decisions(con))
+    write_report(os.path.join(staging, "report.html"), report_data(con, manifest, evidence))
+    names.append("report.html")
+    faults.point("report")
+    manifest = manifest.model_copy(update={"outputs": mf.output_files(staging, names)})
+    with open(os.path.join(staging, mf.MANIFEST_FILE), "w", encoding="utf-8", newline="\n") as fh:
+        fh.write(manifest.to_json())
+    faults.point("manifest")
+    folder.publish(staging)
     return manifest
 
 
 def out_problem(out: str) -> str | None:
-    """Why `out` cannot receive a run's outputs, if it cannot.
+    """Why `out` cannot receive a run's outputs (kpidsl/output/folder.py)."""
+    from kpidsl.output.folder import out_problem as problem
 
-    An existing folder is replaced only when it is empty or holds an earlier run
-    (a kpidsl manifest), so a mistyped --out never deletes someone's files.
-    """
-    from kpidsl.output.manifest import is_run_folder
-
-    if os.path.lexists(out) and not os.path.isdir(out):
-        return f"{out} exists and is not a folder"
-    if os.path.islink(out):
-        return f"{out} is a symbolic link; name the folder itself"
-    if os.path.isdir(out):
-        try:
-            empty = not os.listdir(out)
-        except OSError as err:
-            return f"cannot read the folder {out}: {err.strerror or err}"
-        if not empty and not is_run_folder(out):
-            return (f"{out} holds files that kpidsl did not write (no manifest.json of an earlier run); "
-                    "name a new folder or an earlier run's folder")
-    return None
-
-
-def _staging_folder(out: str) -> str:
-    """A new, private folder next to `out` (same file system, so renaming it is atomic)."""
-    import tempfile
-
-    target = os.path.abspath(out)
-    parent = os.path.dirname(target)
-    os.makedirs(parent, exist_ok=True)
-    staging = tempfile.mkdtemp(prefix=f".{os.path.basename(target)}.tmp-", dir=parent)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(staging, 0o777 & ~umask)  # mkdtemp makes it private; the result should look like any new folder
-    return staging
+    return problem(out)
 
 
 def publish(staging: str, out: str) -> None:
-    """Put the finished `staging` folder at `out`; an earlier `out` is moved aside first and deleted last.
+    """Put the finished `staging` folder at `out` (kpidsl/output/folder.py)."""
+    from kpidsl.output.folder import OutputFolder
 
-    If the final rename fails the earlier folder is put back, so `out` is always either
-    the complete earlier run or the complete new one.
-    """
-    import tempfile
-
-    target = os.path.abspath(out)
-    problem = out_problem(target)
-    if problem:
-        raise OSError(problem)
-    if not os.path.lexists(target):
-        os.rename(staging, target)
-        return
-    holder = tempfile.mkdtemp(prefix=f".{os.path.basename(target)}.old-", dir=os.path.dirname(target))
-    old = os.path.join(holder, os.path.basename(target))
-    os.rename(target, old)
-    try:
-        os.rename(staging, target)
-    except BaseException:
-        os.rename(old, target)
-        shutil.rmtree(holder, ignore_errors=True)
-        raise
-    shutil.rmtree(holder, ignore_errors=True)
+    OutputFolder(out).publish(staging)

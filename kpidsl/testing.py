@@ -139,10 +139,9 @@ def run_program(program: Program, scorer: Scorer | None = None) -> list[TestOutc
 
 def run_test(program: Program, test: n.Test, scorer: Scorer) -> TestOutcome:
     """Load the test's rows, score them, and compare each expectation."""
-    import duckdb
-
     from kpidsl.data.sources import MemorySource
     from kpidsl.data.validate import load_and_validate
+    from kpidsl.sql.connect import connect
 
     file = test.span.file
     problems: list[Diagnostic] = []
@@ -152,7 +151,7 @@ def run_test(program: Program, test: n.Test, scorer: Scorer) -> TestOutcome:
     errors = [i for i in test.items if isinstance(i, n.ExpectError)]
     if problems or period is None:
         return TestOutcome(file, test, tuple(problems))
-    con = duckdb.connect()
+    con = connect()
     try:
         load = load_and_validate(con, program, MemorySource(tables), period)
         if not load.ok:

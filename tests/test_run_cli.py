@@ -248,7 +248,8 @@ def test_interrupted_run_leaves_the_earlier_run_intact(fake, monkeypatch):
 
     monkeypatch.setattr("kpidsl.output.report.write_report", interrupted)
     result = run()
-    assert result.exit_code == 1  # click's "Aborted!"
+    assert result.exit_code == 130  # as a shell reports Ctrl-C, never 1 ("findings")
+    assert result.stderr == "kpidsl: interrupted (Ctrl-C); out was left as it was\n"
     assert files_in(fake / "out") == before
     assert leftovers(fake) == []
 

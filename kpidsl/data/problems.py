@@ -16,6 +16,7 @@ from typing import Any
 
 from kpidsl.period import Period
 from kpidsl.syntax import nodes as n
+from kpidsl.text import neutralised
 
 # kind -> title, in the order problems are listed. The first group concerns whole
 # files and cannot be fixed by rejecting rows; the rest point at one row each.
@@ -222,11 +223,15 @@ def render_problems(load: DataLoad) -> str:
 REJECT_COLUMNS = ("input", "file", "row", "column", "kind", "message")
 
 
-def write_rejects(con: Any, load: DataLoad, path: str, batch: int = 10_000) -> int:
+def write_rejects(con: Any, load: DataLoad, path: str, batch: int = 10_000, neutralise: bool = True) -> int:
     """Write every row problem (not only the listed ones) as CSV; returns the number of lines.
 
-    Written to a temporary file first and renamed, so a failure leaves no partial file.
+    Written to a temporary file first and renamed, so a failure leaves no partial file. With
+    `neutralise`, a cell a spreadsheet would read as a formula (a column named `=cmd`) starts with `'`.
     """
+    def cell(value: str | None) -> str | None:
+        return neutralised(value) if neutralise and value is not None else value
+
     cursor = con.execute(
         f"SELECT input, file, row, \"column\", kind, value, detail FROM {load.problems_table} "
         "ORDER BY input_idx, row, col_idx, kind")
@@ -240,8 +245,8 @@ def write_rejects(con: Any, load: DataLoad, path: str, batch: int = 10_000) -> i
             while rows := cursor.fetchmany(batch):
                 for input_name, file, row, column, kind, value, detail in rows:
                     info = load.fields.get((input_name, column))
-                    writer.writerow((input_name, file, row, column, kind,
-                                     row_message(kind, info, value, detail)))
+                    writer.writerow((cell(input_name), cell(file), row, cell(column), kind,
+                                     cell(row_message(kind, info, value, detail))))
                     count += 1
         os.replace(tmp, path)
     except BaseException:

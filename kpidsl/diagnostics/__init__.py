@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from kpidsl.diagnostics.codes import CODES, ERROR, WARNING, severity_of
 from kpidsl.source import Span
+from kpidsl.text import printable
 
 JSON_SCHEMA_VERSION = 1
 
@@ -66,13 +67,13 @@ def render_human(diag: Diagnostic, color: bool = False) -> str:
     sev_color = "red" if diag.is_error else "yellow"
     span = diag.span
     head = (
-        f"{style(f'{span.file}:{span.line}:{span.column}', bold=True)}: "
-        f"{style(f'{diag.severity}[{diag.code}]', fg=sev_color, bold=True)}: {_printable(diag.message)}"
+        f"{style(printable(f'{span.file}:{span.line}:{span.column}'), bold=True)}: "
+        f"{style(f'{diag.severity}[{diag.code}]', fg=sev_color, bold=True)}: {printable(diag.message)}"
     )
     lines = [head]
     text = span.source.line_text(span.line)
     if text or span.source.text:
-        shown = _printable(text)
+        shown = printable(text)
         gutter = f"{span.line} | "
         width = max(1, (span.end_column - span.column) if span.end_line == span.line else len(text) - span.column + 1)
         # On a very long line show a window around the caret, not the line's start.
@@ -82,18 +83,10 @@ def render_human(diag: Diagnostic, color: bool = False) -> str:
         lines.append(style(gutter, fg="blue") + prefix + shown[skip:skip + 200])
         lines.append(" " * len(gutter) + style(caret, fg=sev_color, bold=True))
     for note in diag.notes:
-        lines.append(f"  note: {_printable(note)}")
+        lines.append(f"  note: {printable(note)}")
     if diag.help:
-        lines.append(f"  {style('help', fg='cyan', bold=True)}: {_printable(diag.help)}")
+        lines.append(f"  {style('help', fg='cyan', bold=True)}: {printable(diag.help)}")
     return "\n".join(lines)
-
-
-def _printable(text: str) -> str:
-    """Control characters quoted from a hostile file must not reach the terminal;
-    one character for one keeps a caret aligned."""
-    if text.isprintable():
-        return text
-    return "".join(ch if ch.isprintable() else " " if ch == "\t" else "\ufffd" for ch in text)
 
 
 def to_json_obj(diag: Diagnostic) -> dict:

@@ -150,15 +150,14 @@ def run_in_memory(program, tables: dict[str, tuple], period, analysis=None, reje
     `tables` maps an input to (column names, rows); `period` is a Period or its text
     ("2025-Q3"). Scoring is skipped when the data has problems (see DataLoad.ok).
     """
-    import duckdb
-
     from kpidsl.data.sources import MemorySource
     from kpidsl.data.validate import load_and_validate
     from kpidsl.period import parse_period
+    from kpidsl.sql.connect import connect
 
     if isinstance(period, str):
         period = parse_period(period)
-    con = duckdb.connect()
+    con = connect()
     load = load_and_validate(con, program, MemorySource(tables), period, reject_invalid)
     if load.ok:
         score_period(con, program, analysis, period)

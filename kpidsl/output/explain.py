@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any
@@ -206,12 +207,24 @@ def _candidates(con: Any, folder: str, wanted: str) -> list[str]:
     return [r[0] for r in rows]
 
 
-def explain(folder: str, entity_id: str, score: str | None = None) -> Explanation:
-    """Every result of `entity_id` in the run folder (or only the one of score `score`)."""
+def explain(folder: str, entity_id: str, score: str | None = None,
+            notice: Callable[[str], None] | None = None) -> Explanation:
+    """Every result of `entity_id` in the run folder (or only the one of score `score`).
+
+    A swap of the folder that a killed run left half done is finished or undone first
+    (kpidsl/output/folder.py); `notice` hears what was done.
+    """
     import duckdb
 
+    from kpidsl.output.folder import FolderBusy, locked_for_reading
     from kpidsl.output.manifest import read_manifest
 
+    try:
+        with locked_for_reading(folder) as notices:
+            for text in notices:
+                (notice or (lambda _text: None))(text)
+    except FolderBusy as err:
+        raise ExplainError(str(err)) from None
     try:
         manifest = read_manifest(folder)
     except ValueError as err:
@@ -226,7 +239,9 @@ def explain(folder: str, entity_id: str, score: str | None = None) -> Explanatio
             ev = _Evidence(json.load(fh))
     except (OSError, ValueError, KeyError, TypeError) as err:
         raise ExplainError(f"{evidence_path}: cannot be read ({err})", "run `kpidsl run` again") from None
-    con = duckdb.connect()
+    from kpidsl.sql.connect import connect
+
+    con = connect()
     try:
         return _explain(con, folder, ev, manifest, entity_id, score)
     except duckdb.Error as err:

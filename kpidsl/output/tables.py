@@ -25,6 +25,7 @@ from kpidsl.plan import DEC, OPTIONAL_TABLES, RESULT_TABLES, RESULTS_SCHEMA, WID
 from kpidsl.semantic.resolve import Program
 from kpidsl.sql.quoting import Params, ident, qualified
 from kpidsl.syntax import nodes as n
+from kpidsl.text import neutralised_sql
 
 _STEP_RANK = "CASE step WHEN 'level' THEN 0 WHEN 'override' THEN 1 WHEN 'cap' THEN 2 WHEN 'quota' THEN 3 ELSE 4 END"
 ORDER_BY: dict[str, str] = {
@@ -272,8 +273,10 @@ class OutTable:
         # No order: the rows are read back from a file written in order (see _read_back).
         return f"SELECT {cols} FROM {self.source}" + (f" ORDER BY {self.order}" if self.order else "")
 
-    def text_sql(self, places: int) -> str:
-        cols = ", ".join(f"{_shown(ident(c.name), c.show, places)} AS {ident(c.name)}" for c in self.cols)
+    def text_sql(self, places: int, neutralise: bool = False) -> str:
+        """Every column as the text a CSV holds; with `neutralise`, text a spreadsheet would read as a
+        formula starts with `'` (numbers are never touched: `-0.5` is a number)."""
+        cols = ", ".join(f"{_shown(ident(c.name), c.show, places, neutralise)} AS {ident(c.name)}" for c in self.cols)
         return f"SELECT {cols} FROM ({self.typed_sql(places)})"
 
 
@@ -285,7 +288,7 @@ def _typed(col: Col, places: int) -> str:
     return col.sql
 
 
-def _shown(sql: str, show: str, places: int = 2) -> str:
+def _shown(sql: str, show: str, places: int = 2, neutralise: bool = False) -> str:
     if show == "dec":
         # DECIMAL(38,12) text always has a point: drop trailing zeros, then a bare point
         # (one regular expression does both, faster than two rtrim calls).
@@ -296,7 +299,7 @@ def _shown(sql: str, show: str, places: int = 2) -> str:
         return f"CAST(to_json({sql}) AS VARCHAR)"
     if show == "int":
         return f"CAST({sql} AS VARCHAR)"
-    return sql
+    return neutralised_sql(sql) if neutralise else sql
 
 
 def _decimal_text(sql: str, places: int) -> str:
@@ -414,8 +417,8 @@ def periods_table() -> OutTable:
 
 # ---------------------------------------------------------------- writers
 
-def _write_csv(con: Any, table: OutTable, path: str, places: int) -> None:
-    con.sql(table.text_sql(places), params=table.params or None).write_csv(path, header=True)
+def _write_csv(con: Any, table: OutTable, path: str, places: int, neutralise: bool = True) -> None:
+    con.sql(table.text_sql(places, neutralise), params=table.params or None).write_csv(path, header=True)
 
 
 def _write_parquet(con: Any, sql: str, params: dict[str, Any] | None, path: str) -> None:
@@ -459,7 +462,10 @@ def _write_json(con: Any, table: OutTable, path: str, places: int, batch: int = 
         fh.write("\n]\n" if not first else "]\n")
 
 
-_ILLEGAL_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+XLSX_CELL_CHARS = 32_767  # the most a spreadsheet cell holds, in UTF-16 units
+# Characters XML cannot carry as they are (CR would be read back as LF), and text that looks like the
+# escape a workbook uses for them (`_x000D_`), whose underscore is escaped in turn so it reads back as written.
+_XML_ESCAPED = re.compile(r"[\x01-\x08\x0b\x0c\x0d\x0e-\x1f\ufffe\uffff]|_(?=x[0-9A-Fa-f]{4}_)")
 
 
 def _write_xlsx(con: Any, tables: Sequence[OutTable], path: str, places: int, batch: int = 10_000) -> None:
@@ -468,6 +474,8 @@ def _write_xlsx(con: Any, tables: Sequence[OutTable], path: str, places: int, ba
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.writer.excel import ExcelWriter
+
+    from kpidsl import faults
 
     for table in tables:
         count = con.execute(f"SELECT count(*) FROM ({table.typed_sql(places)})", table.params or None).fetchall()[0][0]
@@ -479,22 +487,47 @@ def _write_xlsx(con: Any, tables: Sequence[OutTable], path: str, places: int, ba
     book.properties.created = fixed
     book.properties.modified = fixed
     book.properties.creator = "kpidsl"
-    for table in tables:
-        sheet = book.create_sheet(table.name[:31])
-        sheet.append([c.name for c in table.cols])
-        cursor = con.execute(table.typed_sql(places), table.params or None)
-        shows = [c.show for c in table.cols]
-        while rows := cursor.fetchmany(batch):
-            for row in rows:
-                sheet.append([_xlsx_cell(sheet, v, s, WriteOnlyCell) for v, s in zip(row, shows)])
-    staging = path + ".zip"
-    with zipfile.ZipFile(staging, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as archive:
-        ExcelWriter(book, archive).write_data()  # not save_workbook: it stamps the clock time
+    try:
+        for table in tables:
+            sheet = book.create_sheet(table.name[:31])
+            sheet.append([c.name for c in table.cols])
+            cursor = con.execute(table.typed_sql(places), table.params or None)
+            shows = [c.show for c in table.cols]
+            number = 1
+            while rows := cursor.fetchmany(batch):
+                for row in rows:
+                    number += 1
+                    sheet.append([_xlsx_cell(sheet, v, s, WriteOnlyCell, (table.name, number, c.name))
+                                  for v, s, c in zip(row, shows, table.cols)])
+        faults.point("write-xlsx")
+        staging = path + ".zip"
+        with zipfile.ZipFile(staging, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as archive:
+            ExcelWriter(book, archive).write_data()  # not save_workbook: it stamps the clock time
+    except BaseException:
+        _discard_sheets(book)
+        raise
     _repack_fixed_times(staging, path)
     os.unlink(staging)
 
 
-def _xlsx_cell(sheet: Any, value: Any, show: str, cell_type: Any) -> Any:
+def _discard_sheets(book: Any) -> None:
+    """Close and delete the writer's temporary sheet files now, so that nothing writes to them later
+    (a half-written sheet left to the garbage collector prints a traceback on its way out)."""
+    for sheet in book.worksheets:
+        try:
+            if not sheet.closed:
+                sheet.close()
+        except Exception:  # noqa: BLE001 - a sheet that cannot even close is deleted all the same
+            pass
+        writer = getattr(sheet, "_writer", None)
+        try:
+            if writer is not None and isinstance(writer.out, str) and os.path.exists(writer.out):
+                writer.cleanup()
+        except Exception:  # noqa: BLE001
+            pass
+
+
+def _xlsx_cell(sheet: Any, value: Any, show: str, cell_type: Any, where: tuple[str, int, str]) -> Any:
     if value is None:
         return None
     if isinstance(value, Decimal):
@@ -502,10 +535,25 @@ def _xlsx_cell(sheet: Any, value: Any, show: str, cell_type: Any) -> Any:
     if isinstance(value, list):
         value = json.dumps(value, ensure_ascii=False)
     if isinstance(value, str):
-        cell = cell_type(sheet, _ILLEGAL_XML.sub("\ufffd", value))
+        units = len(value.encode("utf-16-le")) // 2
+        if units > XLSX_CELL_CHARS:
+            table, row, column = where
+            raise OutputError(f"{table}, row {row - 1}, column {column}: a text of {units:,} characters; a "
+                              f"spreadsheet cell holds at most {XLSX_CELL_CHARS:,}. Leave out xlsx (csv, json and "
+                              "parquet hold it whole)")
+        cell = cell_type(sheet)
+        # Set as it is, not through openpyxl's checks, which cut a text at 32,767 characters
+        # counting the escapes too; the text is already checked and escaped here.
+        cell._value = "\ufffd".join(_xlsx_text(part) for part in value.split("\x00"))
         cell.data_type = "s"  # text from data stays text: `=cmd|...` must never become a formula
         return cell
     return value
+
+
+def _xlsx_text(text: str) -> str:
+    """Text as a workbook stores it: characters XML cannot hold as `_xHHHH_` (CR as `_x000D_`, so it
+    reads back as CR), and a literal `_xHHHH_` with its underscore escaped."""
+    return _XML_ESCAPED.sub(lambda m: f"_x{ord(m.group()):04X}_", text)
 
 
 def _repack_fixed_times(source: str, target: str) -> None:
@@ -571,11 +619,15 @@ def output_tables(con: Any, evidence: dict[str, Any], folder: str) -> list[OutTa
     return tables
 
 
-def write_tables(con: Any, folder: str, evidence: dict[str, Any], formats: Sequence[str]) -> list[str]:
+def write_tables(con: Any, folder: str, evidence: dict[str, Any], formats: Sequence[str],
+                 neutralise: bool = True) -> list[str]:
     """people, units, items, rating_steps and quota (and periods) in each format asked; returns the names.
 
     The evidence must be in `folder` already (write_evidence): the items are read back from it.
+    With `neutralise`, a CSV cell a spreadsheet would read as a formula starts with `'`.
     """
+    from kpidsl import faults
+
     unknown = [f for f in formats if f not in FORMATS]
     if unknown:
         raise OutputError(f"unknown output format {unknown[0]!r}; choose from {', '.join(FORMATS)}")
@@ -591,14 +643,17 @@ def write_tables(con: Any, folder: str, evidence: dict[str, Any], formats: Seque
             else:
                 _write_parquet(con, table.typed_sql(places), table.params, parquet)
                 rows = _read_back(table, parquet)
+            faults.point("write-parquet")
         if "csv" in formats:
-            _write_csv(con, rows, os.path.join(folder, f"{table.name}.csv"), places)
+            _write_csv(con, rows, os.path.join(folder, f"{table.name}.csv"), places, neutralise)
             written.append(f"{table.name}.csv")
+            faults.point("write-csv")
         if "parquet" in formats:
             written.append(f"{table.name}.parquet")
         if "json" in formats:
             _write_json(con, rows, os.path.join(folder, f"{table.name}.json"), places)
             written.append(f"{table.name}.json")
+            faults.point("write-json")
     if "xlsx" in formats:
         _write_xlsx(con, tables, os.path.join(folder, XLSX_FILE), places)
         written.append(XLSX_FILE)
