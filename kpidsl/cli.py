@@ -123,12 +123,19 @@ def check(paths: tuple[str, ...], output_format: str, strict: bool, color: bool 
 def _path_problems(paths: Sequence[str], files: Sequence[str], missing: Sequence[str]) -> list[Diagnostic]:
     """A diagnostic for each path that names nothing to check."""
     from kpidsl.diagnostics import Diagnostic
+    from kpidsl.paths import stat_failure
     from kpidsl.source import unknown_span
 
     found: list[Diagnostic] = []
     for p in missing:
-        found.append(Diagnostic("KPI010", "no such file or folder", unknown_span(p),
-                                help="check the spelling of the path"))
+        try:
+            os.stat(p)
+            why = "no such folder or file"
+        except OSError as err:
+            why = stat_failure(p, err)
+        # A loop of links or a link to nothing is named as such, not as a path that does not exist.
+        why = "no such file or folder" if why == "no such folder or file" else f"cannot read the path: {why}"
+        found.append(Diagnostic("KPI010", why, unknown_span(p), help="check the spelling of the path"))
     for p in paths:
         if os.path.isdir(p) and not any(_is_below(f, p) for f in files):
             found.append(Diagnostic("KPI010", "this folder holds no `.kpi` files", unknown_span(p),

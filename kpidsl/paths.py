@@ -1,8 +1,10 @@
-"""Which framework files a list of command-line paths names."""
+"""Which framework files a list of command-line paths names, and why a path cannot be read, in words."""
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 from pathlib import Path
 
 
@@ -26,3 +28,36 @@ def expand_paths(paths: list[str]) -> tuple[list[str], list[str]]:
             seen.add(key)
             unique.append(f)
     return unique, missing
+
+
+def not_a_file(path: str) -> str | None:
+    """Why `path` is not a regular file kpidsl can read, in words (None when it is one)."""
+    try:
+        info = os.stat(path)
+    except OSError as err:
+        return stat_failure(path, err)
+    return None if stat.S_ISREG(info.st_mode) else f"it is {kind_of(info.st_mode)}, not a file"
+
+
+def stat_failure(path: str, err: OSError) -> str:
+    """Why `os.stat(path)` failed: a loop of links, a link to nothing, no such path, or the system's words."""
+    if err.errno == errno.ELOOP:
+        return "it is a loop of symbolic links"
+    if err.errno == errno.ENOENT and os.path.islink(path):
+        return f"it is a symbolic link to {os.readlink(path)}, which does not exist"
+    if err.errno == errno.ENOENT:
+        return "no such folder or file"
+    return err.strerror or str(err)
+
+
+def kind_of(mode: int) -> str:
+    """What a path that is not a regular file is: a folder, a named pipe, a device, a socket."""
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISFIFO(mode):
+        return "a named pipe (FIFO)"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"

@@ -29,8 +29,15 @@ SQL_TYPES = {
 
 # Problem codes kept per field in the typed table while validating (small integers are cheap).
 EMPTY, WRONG_TYPE, OUT_OF_RANGE, UNKNOWN_VALUE, NO_PERIOD = 1, 2, 3, 4, 5
+# A number that cannot be read, and why (the message says what to write instead).
+TOO_LARGE, TOO_PRECISE, EXPONENT, COMMA = 6, 7, 8, 9
 CODE_KINDS = {EMPTY: "empty_value", WRONG_TYPE: "wrong_type", OUT_OF_RANGE: "out_of_range",
-              UNKNOWN_VALUE: "unknown_value", NO_PERIOD: "no_period"}
+              UNKNOWN_VALUE: "unknown_value", NO_PERIOD: "no_period", TOO_LARGE: "out_of_range",
+              TOO_PRECISE: "wrong_type", EXPONENT: "wrong_type", COMMA: "wrong_type"}
+CODE_DETAILS = {TOO_LARGE: "too_large", TOO_PRECISE: "too_precise", EXPONENT: "exponent", COMMA: "comma"}
+"""The `detail` a problem of these codes carries, for its message (kpidsl/data/problems.py)."""
+
+LARGEST = 10 ** 28  # a number holds 28 digits before the point and 10 after (DECIMAL(38,10))
 
 _WS = "' \t\r\n'"  # a SQL literal holding a space, tab, CR and LF (a constant, not data)
 _NUMBER = r"[+-]?([0-9]{1,28}(\.[0-9]{0,10})?|\.[0-9]{1,10})"
@@ -175,7 +182,7 @@ def field_sql(field: n.Field, col: Column | None, index: int, params: Params, *,
     if col is None:
         return FieldSQL((), fallback, "CAST(NULL AS UTINYINT)")
     e, v = f"e{index}", f"v{index}"
-    inner = (f"{is_empty(col)} AS {e}", f"CAST({parsed(col, field.type.base)} AS {typ}) AS {v}")
+    inner = [f"{is_empty(col)} AS {e}", f"CAST({parsed(col, field.type.base)} AS {typ}) AS {v}"]
     typed = f"CASE WHEN {e} THEN {fallback} ELSE {v} END"
     if period_by and default is None:
         on_empty = str(NO_PERIOD)
@@ -183,7 +190,13 @@ def field_sql(field: n.Field, col: Column | None, index: int, params: Params, *,
         on_empty = str(EMPTY)
     else:
         on_empty = "NULL"
-    whens = [f"WHEN {e} THEN {on_empty}", f"WHEN {v} IS NULL THEN {WRONG_TYPE}"]
+    wrong = str(WRONG_TYPE)
+    if field.type.base in ("number", "integer"):
+        # Why a number cannot be read is worked out only for the cells that cannot be read.
+        raw = f"r{index}"
+        inner.append(f"{col.sql if col.family in _NUMERIC else trimmed(text_of(col))} AS {raw}")
+        wrong = _why_not_a_number(raw, col.family, field.type.base)
+    whens = [f"WHEN {e} THEN {on_empty}", f"WHEN {v} IS NULL THEN {wrong}"]
     ftype = field.type
     if ftype.base == "enum" and ftype.values:
         values = ", ".join(params.add(value) for value in ftype.values)
@@ -193,4 +206,20 @@ def field_sql(field: n.Field, col: Column | None, index: int, params: Params, *,
                               "AS DECIMAL(38,10))" for b in ftype.bounds)
         whens.append(f"WHEN NOT ({checks}) THEN {OUT_OF_RANGE}")
     code = f"CAST(CASE {' '.join(whens)} END AS UTINYINT)"
-    return FieldSQL(inner, typed, code)
+    return FieldSQL(tuple(inner), typed, code)
+
+
+def _why_not_a_number(raw: str, family: str, base: str) -> str:
+    """The problem code of a number or integer cell that did not convert: too large, too many decimals,
+    an exponent, a comma, or simply not a number."""
+    if family in _NUMERIC:
+        limit = LARGEST if base == "number" else 2 ** 63
+        return (f"CASE WHEN isfinite(CAST({raw} AS DOUBLE)) AND abs(CAST({raw} AS DOUBLE)) >= {float(limit)!r} "
+                f"THEN {TOO_LARGE} ELSE {WRONG_TYPE} END")
+    digits = 28 if base == "number" else 18
+    return (f"CASE WHEN regexp_full_match({raw}, '[+-]?0*[0-9]{{{digits + 1},}}(\\.[0-9]*)?%?') THEN {TOO_LARGE} "
+            f"WHEN regexp_full_match({raw}, '[+-]?[0-9]*\\.([0-9]{{11,}}|[0-9]{{9,}}%)') THEN "
+            f"{TOO_PRECISE if base == 'number' else WRONG_TYPE} "
+            f"WHEN regexp_full_match({raw}, '[+-]?([0-9]+\\.?[0-9]*|\\.[0-9]+)[eE][+-]?[0-9]+') THEN {EXPONENT} "
+            f"WHEN regexp_full_match({raw}, '[+-]?[0-9]+(,[0-9]+)+(\\.[0-9]+)?') THEN {COMMA} "
+            f"ELSE {WRONG_TYPE} END")

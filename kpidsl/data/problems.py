@@ -7,6 +7,7 @@ they are not Diagnostics.
 from __future__ import annotations
 
 import csv
+import decimal
 import json
 import os
 import tempfile
@@ -36,6 +37,7 @@ ROW_KINDS: dict[str, str] = {
     "no_period": "no period date",
     "duplicate_key": "duplicate key",
     "dangling_reference": "dangling reference",
+    "cyclic_parent": "cycle in the unit tree",
     "rejected_reference": "reference to a rejected row",
 }
 KINDS: dict[str, str] = {**FILE_KINDS, **ROW_KINDS}
@@ -51,6 +53,30 @@ TYPE_WORDS = {
     "bool": "true or false (also yes/no, 1/0)",
     "date": "a date (YYYY-MM-DD)",
 }
+
+
+def _too_large(base: str, value: str) -> str:
+    if base == "integer":
+        return "is out of range: a whole number must be between -9223372036854775808 and 9223372036854775807"
+    return "is out of range: a number may have at most 28 digits before the decimal point"
+
+
+def _written_out(value: str) -> str:
+    try:
+        return format(decimal.Decimal(value.strip()), "f")
+    except (decimal.InvalidOperation, ValueError):
+        return ""
+
+
+NUMBER_DETAILS = {
+    "too_large": _too_large,
+    "too_precise": lambda base, value: "has more than 10 decimals; round it to 10 or fewer",
+    "exponent": lambda base, value: ("is written with an exponent; write the number out"
+                                     + (f" ({_written_out(value)})" if 0 < len(_written_out(value)) <= 40 else "")),
+    "comma": lambda base, value: ("has a comma: write numbers with a decimal point (1.5) and without thousands "
+                                  "separators (1500)"),
+}
+"""Why a number could not be read (the `detail` of its problem), as the end of its message."""
 
 
 @dataclass(frozen=True)
@@ -174,6 +200,8 @@ def bounds_text(ftype: n.FieldType) -> str:
 def row_message(kind: str, info: FieldInfo | None, value: str | None, detail: str | None) -> str:
     """The text of a row problem, after `column NAME: `."""
     ftype = info.field.type if info else None
+    if kind in ("wrong_type", "out_of_range") and detail in NUMBER_DETAILS:
+        return f"{quoted(value)} {NUMBER_DETAILS[detail](ftype.base if ftype else 'number', value or '')}"
     if kind == "wrong_type":
         words = TYPE_WORDS.get(ftype.base, f"a valid {ftype.base}") if ftype else "of the declared type"
         return f"{quoted(value)} is not {words}"
@@ -190,6 +218,10 @@ def row_message(kind: str, info: FieldInfo | None, value: str | None, detail: st
         return f"{quoted(value)} appears in {detail} rows; a key must be unique"
     if kind == "dangling_reference":
         return f"{quoted(value)} matches no {info.target if info else '?'}"
+    if kind == "cyclic_parent":
+        if detail == "self":
+            return f"{quoted(value)} is the unit itself: a unit cannot be its own parent"
+        return f"{quoted(value)} makes a cycle in the unit tree: {detail}; a unit cannot be above itself"
     if kind == "rejected_reference":
         return f"{quoted(value)} refers to a row of {detail} that was rejected"
     return quoted(value)

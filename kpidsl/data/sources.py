@@ -15,10 +15,12 @@ import datetime
 import decimal
 import hashlib
 import itertools
+import json
 import os
+import shutil
+import stat
 import tempfile
 import unicodedata
-import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -27,6 +29,7 @@ from typing import Any
 
 from kpidsl.data.problems import DataFile, DataProblem
 from kpidsl.decimals import decimal_text
+from kpidsl.paths import kind_of, not_a_file, stat_failure
 from kpidsl.sql.quoting import WORK_SCHEMA, Params, ident, qualified
 
 FILE_FORMATS = {".csv": "csv", ".parquet": "parquet", ".json": "json", ".jsonl": "jsonl", ".xlsx": "xlsx"}
@@ -199,15 +202,18 @@ def _describe(con: Any, sql: str) -> list[tuple[str, str]]:
 
 
 def _stage_text_rows(stager: _Stager, located: Located, header: Sequence[Any],
-                     rows: Iterable[tuple[int, Sequence[Any]]], wanted: Sequence[str]) -> Staged:
+                     rows: Iterable[tuple[int, Sequence[Any]]], wanted: Sequence[str],
+                     found: Sequence[str] | None = None, positions: Sequence[int] | None = None) -> Staged:
     """Rows held in Python (spreadsheet, test block) -> a text staging table, via a temporary CSV.
 
-    A temporary CSV read by DuckDB is far faster than inserting row by row.
+    A temporary CSV read by DuckDB is far faster than inserting row by row. `header` names the
+    values of each row; when only some columns of a file are read, `found` is every column name
+    of the file and `positions` where each value's column is in it.
     """
     con = stager.con
-    found = tuple("" if h is None else cell_text(h) or "" for h in header)
+    names = tuple("" if h is None else cell_text(h) or "" for h in header)
     table = stager.new_table()
-    width = len(found)
+    width = len(names)
     cols = ", ".join(f"c{i} VARCHAR" for i in range(width))
     con.execute(f'CREATE TABLE {table} ("$row" BIGINT{", " + cols if cols else ""})')
     with tempfile.TemporaryDirectory(prefix="kpidsl-") as folder:
@@ -225,8 +231,12 @@ def _stage_text_rows(stager: _Stager, located: Located, header: Sequence[Any],
             con.execute(f"INSERT INTO {table} SELECT CAST(r AS BIGINT), * EXCLUDE (r) FROM read_csv($path, "
                         f"header=false, auto_detect=false, delim=',', quote='\"', escape='\"', "
                         f"columns={spec})", {"path": tmp})
-    return _finish(located, f"{table} AS r", found,
-                   [Column(name, f"r.c{i}", "text") for i, name in enumerate(found)], wanted)
+    if found is None or positions is None:
+        return _finish(located, f"{table} AS r", names, [Column(name, f"r.c{i}", "text")
+                                                          for i, name in enumerate(names)], wanted)
+    at = {position: i for i, position in enumerate(positions)}
+    columns = [Column(name, f"r.c{at[j]}" if j in at else "NULL", "text") for j, name in enumerate(found)]
+    return _finish(located, f"{table} AS r", found, columns, wanted)
 
 
 def _finish(located: Located, relation: str, found: Sequence[str], columns: Sequence[Column],
@@ -237,29 +247,59 @@ def _finish(located: Located, relation: str, found: Sequence[str], columns: Sequ
 
 
 def _stage_csv(stager: _Stager, located: Located, wanted: Sequence[str]) -> Staged:
-    # Read with header=false: the header line becomes row 0, so column names that are
-    # empty, repeated or hostile arrive as plain data and are never renamed by the reader.
+    # The dialect is decided from the first lines (kpidsl/data/csvfiles.py) and read strictly: a row
+    # with more or fewer values than the header, or a quote never closed, stops the read, and the
+    # file is then read again in Python to say where. Read with header=false: the header line becomes
+    # row 0, so column names that are empty, repeated or hostile arrive as plain data.
+    import duckdb
+
+    from kpidsl.data import csvfiles
+
+    path = located.path or ""
+    try:
+        dialect = csvfiles.sniff(path)
+    except csvfiles.CsvError as err:
+        raise StageError(str(err)) from None
+    if not dialect.width:
+        return _finish(located, "(SELECT CAST(NULL AS BIGINT) AS \"$row\" WHERE false) AS r", (), [], wanted)
     con = stager.con
     table = stager.new_table()
-    con.execute(f"CREATE TABLE {table} AS SELECT * FROM read_csv($path, all_varchar=true, header=false)",
-                {"path": located.path})
-    names = [name for name, _ in _describe(con, table)]
+    columns = {f"c{i}": "VARCHAR" for i in range(dialect.width)}
+    try:
+        con.execute(f"CREATE TABLE {table} AS SELECT * FROM read_csv($path, header=false, auto_detect=false, "
+                    "delim=$delim, quote='\"', escape=$escape, skip=0, strict_mode=true, null_padding=false, "
+                    "columns=$columns)", {"path": path, "delim": dialect.delimiter, "escape": dialect.escape,
+                                          "columns": columns})
+    except duckdb.Error as err:
+        raise StageError(csvfiles.diagnose(path, dialect) or _first_line(err)) from None
     header = con.execute(f"SELECT * FROM {table} WHERE rowid = 0").fetchall()
     found = tuple("" if v is None else v for v in header[0]) if header else ()
     relation = f'(SELECT rowid AS "$row", * FROM {table} WHERE rowid > 0) AS r'
-    columns = [Column(found[i], f"r.{ident(names[i])}", "text") for i in range(len(found))]
-    return _finish(located, relation, found, columns, wanted)
+    cols = [Column(found[i], f"r.c{i}", "text") for i in range(len(found))]
+    return _finish(located, relation, found, cols, wanted)
 
 
 def _stage_parquet(stager: _Stager, located: Located, wanted: Sequence[str]) -> Staged:
     # Parquet is not copied: a view reads the file, and every query scans only the columns it needs.
     # The view is made through DuckDB's relation API so the path is passed as a value, not as SQL.
+    # The file's columns are renamed c0, c1, ... and the row number is the reader's, so no column of
+    # the file (one named `$row`, `rowid` or `file_row_number`) can stand in for it.
+    con = stager.con
+    plain = con.read_parquet(located.path or "")
+    described = list(zip(plain.columns, (str(t) for t in plain.types)))
+    picked = ", ".join(f"{ident(name)} AS c{i}" for i, (name, _) in enumerate(described))
+    columns = [Column(name, f"r.c{i}", family_of(t)) for i, (name, t) in enumerate(described)]
+    if "file_row_number" in plain.columns:
+        # The reader's row number would clash with the file's column: copy the rows in their order.
+        table = stager.new_table()
+        view = stager.new_view()
+        plain.create_view(view, replace=True)
+        con.execute(f"CREATE TABLE {table} AS SELECT {picked} FROM {ident(view)}")
+        return _finish(located, f'(SELECT rowid + 1 AS "$row", * FROM {table}) AS r', [c.name for c in columns],
+                       columns, wanted)
     view = stager.new_view()
-    relation = stager.con.read_parquet(located.path or "", file_row_number=True)
-    relation.create_view(view, replace=True)
-    described = [(name, t) for name, t in _describe(stager.con, ident(view)) if name != "file_row_number"]
-    source = f'(SELECT file_row_number + 1 AS "$row", * FROM {ident(view)}) AS r'
-    columns = [Column(name, f"r.{ident(name)}", family_of(t)) for name, t in described]
+    con.read_parquet(located.path or "", file_row_number=True).create_view(view, replace=True)
+    source = f'(SELECT file_row_number + 1 AS "$row"{", " + picked if picked else ""} FROM {ident(view)}) AS r'
     return _finish(located, source, [c.name for c in columns], columns, wanted, materialized=False)
 
 
@@ -273,6 +313,11 @@ def _stage_json(stager: _Stager, located: Located, wanted: Sequence[str]) -> Sta
     bad = con.execute(f"SELECT min(rowid) FROM {objects} WHERE json_type(json) <> 'OBJECT'").fetchall()[0][0]
     if bad is not None:
         raise StageError(f"record {bad + 1} is not a JSON object; write one object per row")
+    twice = con.execute(f"SELECT rowid, json FROM {objects} WHERE len(json_keys(json)) <> "
+                        "len(list_distinct(json_keys(json))) ORDER BY rowid LIMIT 1").fetchall()
+    if twice:
+        raise StageError(f"record {twice[0][0] + 1} has the key {_repeated_key(twice[0][1])} twice; which value is "
+                         "meant cannot be known: keep one")
     found = tuple(row[0] for row in con.execute(
         f"SELECT k FROM (SELECT unnest(json_keys(json)) AS k, rowid AS i FROM {objects}) "
         "GROUP BY k ORDER BY min(i), k").fetchall())
@@ -287,40 +332,43 @@ def _stage_json(stager: _Stager, located: Located, wanted: Sequence[str]) -> Sta
     return Staged(located, f"{table} AS r", True, found, columns, problems)
 
 
+def _repeated_key(text: str) -> str:
+    """The first key the top-level JSON object repeats, quoted."""
+    outermost: list[str | None] = [None]
+
+    def hook(items: list[tuple[str, Any]]) -> dict:
+        keys = [key for key, _ in items]
+        # Called innermost first: the call for the top-level object is the last one.
+        outermost[0] = next((key for i, key in enumerate(keys) if key in keys[:i]), None)
+        return dict(items)
+
+    try:
+        json.loads(text, object_pairs_hook=hook)
+    except (ValueError, RecursionError):
+        pass
+    return json.dumps(outermost[0], ensure_ascii=False) if outermost[0] is not None else "(one of its keys)"
+
+
 def _stage_xlsx(stager: _Stager, located: Located, wanted: Sequence[str]) -> Staged:
-    import openpyxl  # only needed for spreadsheets
+    from kpidsl.data.workbooks import SheetReader, WorkbookError
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # openpyxl warns about styles it does not read
-        try:
-            book = openpyxl.load_workbook(located.path, read_only=True, data_only=True)
-        except Exception as err:  # openpyxl raises many kinds for a damaged file
-            raise StageError(f"not a readable .xlsx workbook ({type(err).__name__}: {err})"[:200]) from err
-        try:
-            if not book.worksheets:
-                raise StageError("the workbook has no sheet")
-            sheet_rows = book.worksheets[0].iter_rows(values_only=True)
-            header = next(sheet_rows, ())
-            while header and header[-1] is None:
-                header = header[:-1]
-
-            def data() -> Iterable[tuple[int, Sequence[Any]]]:
-                # Row numbers follow the sheet (sheet row - 1); fully empty rows are skipped.
-                for number, values in enumerate(sheet_rows, start=1):
-                    if any(v is not None and not (isinstance(v, str) and not v.strip()) for v in values):
-                        yield number, values
-
-            return _stage_text_rows(stager, located, header, data(), wanted)
-        finally:
-            book.close()
-
-
-def _stage_duckdb_table(stager: _Stager, located: Located, alias: str, wanted: Sequence[str]) -> Staged:
-    table = f"{ident(alias)}.main.{ident(located.table or '')}"
-    described = _describe(stager.con, table)
-    relation = f'(SELECT rowid + 1 AS "$row", * FROM {table}) AS r'
-    columns = [Column(name, f"r.{ident(name)}", family_of(t)) for name, t in described]
-    return _finish(located, relation, [c.name for c in columns], columns, wanted, materialized=False)
+    try:
+        reader = SheetReader(located.path or "", located.input)
+    except WorkbookError as err:
+        raise StageError(str(err)) from None
+    try:
+        header = reader.header()
+        found = tuple("" if h is None else cell_text(h) or "" for h in header)
+        matched, _ = match_columns(located, found, wanted)
+        # Only the columns some field matches are read: a stray cell far to the right costs nothing.
+        columns = sorted(set(matched.values()))
+        staged = _stage_text_rows(stager, located, [header[i] for i in columns], reader.rows(columns), wanted,
+                                  found=found, positions=columns)
+    except WorkbookError as err:
+        raise StageError(str(err)) from None
+    finally:
+        reader.close()
+    return staged
 
 
 # ---------------------------------------------------------------- sources
@@ -382,7 +430,7 @@ class FolderSource(DataSource):
                                     f"cannot list the folder: {err.strerror or err}") for name in inputs]
         for entry in entries:
             suffix = entry.suffix.lower()
-            if suffix in FILE_FORMATS and entry.is_file():
+            if suffix in FILE_FORMATS and not entry.name.startswith("."):
                 by_stem.setdefault(_fold(entry.stem), []).append(entry)
         found: dict[str, Located] = {}
         problems = []
@@ -390,6 +438,11 @@ class FolderSource(DataSource):
             candidates = by_stem.get(_fold(name), [])
             if len(candidates) == 1:
                 path = candidates[0]
+                why = not_a_file(str(path))
+                if why:
+                    problems.append(DataProblem(name, path.name, "unreadable_file",
+                                                f"cannot read the file: {why}"))
+                    continue
                 found[name] = Located(name, path.name, FILE_FORMATS[path.suffix.lower()], path=str(path))
             elif not candidates:
                 tried = ", ".join(f"{name}{s}" for s in FILE_FORMATS)
@@ -421,33 +474,42 @@ class FolderSource(DataSource):
         return out
 
 
-_ATTACH_NUMBERS = itertools.count(1)
-
-
 class DuckDBSource(DataSource):
-    """A DuckDB database file with one table per input (in its `main` schema), opened read-only."""
+    """A DuckDB database file with one table per input (in its `main` schema), read through a connection
+    of its own that is locked down.
+
+    That connection opens the file read-only, may touch no file but its own export folder,
+    loads no extension and then locks its settings; it reads only the stored columns of each
+    table (a generated column's expression is never evaluated, nor a view's query) and
+    exports them, renamed c0, c1, ..., in their order, to a Parquet file that the run's
+    connection copies. The row number is the position of the row in that copy, so no
+    column of the user's table (one named `rowid`) can stand in for it.
+    """
 
     def __init__(self, path: str) -> None:
         super().__init__()
         self.path = path
         self.name = os.path.basename(path)
-        self.alias: str | None = None
+        self._reader: Any = None
+        self._export: str | None = None
 
     def locate(self, con: Any, inputs: Sequence[str]) -> tuple[dict[str, Located], list[DataProblem]]:
         import duckdb
 
         self._stager_for(con)
-        alias = f"kpi_source_{next(_ATTACH_NUMBERS)}"
-        try:
-            con.execute(f"ATTACH $path AS {ident(alias)} (READ_ONLY)", {"path": self.path})
-        except duckdb.Error as err:
-            return {}, [DataProblem(name, self.name, "unreadable_file",
-                                    f"cannot open the database: {_first_line(err)}") for name in inputs]
-        self.alias = alias
-        tables = [row[0] for row in con.execute(
-            "SELECT table_name FROM information_schema.tables WHERE table_catalog = $db "
-            "AND table_schema = 'main' AND table_type = 'BASE TABLE' ORDER BY table_name",
-            {"db": alias}).fetchall()]
+        problem = database_problem(self.path)
+        if problem is None:
+            try:
+                self._open()
+            except duckdb.Error as err:
+                problem = f"cannot open the database: {_first_line(err)}"
+        if problem is not None:  # one problem for the whole file, named after the first input
+            return {}, [DataProblem(inputs[0], self.name, "unreadable_file", problem)] if inputs else []
+        relations = self._reader.execute(
+            "SELECT table_name, table_type FROM information_schema.tables WHERE table_schema = 'main' "
+            "ORDER BY table_name").fetchall()
+        tables = [name for name, kind in relations if kind == "BASE TABLE"]
+        views = [name for name, kind in relations if kind != "BASE TABLE"]
         by_fold: dict[str, list[str]] = {}
         for table in tables:
             by_fold.setdefault(_fold(table), []).append(table)
@@ -460,21 +522,121 @@ class DuckDBSource(DataSource):
                 found[name] = Located(name, f"{self.name}:{candidates[0]}", "duckdb", path=self.path,
                                       table=candidates[0])
             elif not candidates:
-                problems.append(DataProblem(name, self.name, "missing_file",
-                                            f"the database has no table {name}"))
+                view = next((v for v in views if _fold(v) == _fold(name)), None)
+                if view is not None:
+                    problems.append(DataProblem(
+                        name, self.name, "missing_file",
+                        f"{view} is a view, not a table: kpidsl reads tables only, because a view runs the "
+                        f"database's code; store its rows in a table (CREATE TABLE {name} AS SELECT ...)"))
+                else:
+                    problems.append(DataProblem(name, self.name, "missing_file",
+                                                f"the database has no table {name}"))
             else:
                 problems.append(DataProblem(name, self.name, "ambiguous_file",
                                             f"tables {', '.join(candidates)} all match input {name}; keep one"))
         return found, problems
 
+    def _open(self) -> None:
+        from kpidsl.sql.connect import connect
+
+        self._export = tempfile.mkdtemp(prefix="kpidsl-db-")
+        reader = connect(self.path, read_only=True)
+        try:
+            reader.execute("SET allowed_directories = $dirs", {"dirs": [self._export]})
+            reader.execute("SET enable_external_access = false")
+            reader.execute("SET lock_configuration = true")
+        except BaseException:
+            reader.close()
+            raise
+        self._reader = reader
+
     def _stage(self, stager: _Stager, located: Located, wanted: Sequence[str]) -> Staged:
-        return _stage_duckdb_table(stager, located, self.alias or "", wanted)
+        reader, table = self._reader, located.table or ""
+        described = reader.execute(
+            "SELECT column_name, data_type, is_generated FROM information_schema.columns "
+            "WHERE table_schema = 'main' AND table_name = $t ORDER BY ordinal_position", {"t": table}).fetchall()
+        stored = [(name, kind) for name, kind, generated in described if generated == "NEVER"]
+        computed = [name for name, _, generated in described if generated != "NEVER"]
+        picked = ", ".join(f"{_stored_value(name, kind)} AS c{i}" for i, (name, kind) in enumerate(stored))
+        export = os.path.join(self._export or "", f"{len(os.listdir(self._export or '.'))}.parquet")
+        copy = stager.new_table()
+        if stored:
+            reader.execute(f"COPY (SELECT {picked} FROM main.{ident(table)}) TO '{_sql_text(export)}' "
+                           "(FORMAT parquet)")
+            stager.con.execute(f'CREATE TABLE {copy} AS SELECT file_row_number + 1 AS "$row", * '
+                               "EXCLUDE (file_row_number) FROM read_parquet($p, file_row_number=true)", {"p": export})
+            types = dict(_describe(stager.con, copy))
+            os.unlink(export)
+        else:
+            stager.con.execute(f'CREATE TABLE {copy} ("$row" BIGINT)')
+            types = {}
+        columns = [Column(name, f"r.c{i}", family_of(types.get(f"c{i}", "VARCHAR")))
+                   for i, (name, _) in enumerate(stored)]
+        staged = _finish(located, f"{copy} AS r", [c.name for c in columns], columns, wanted)
+        for name in computed:
+            field = next((w for w in wanted if _fold(w) == _fold(name)), None)
+            if field is not None and field not in staged.columns:
+                staged.problems.append(DataProblem(
+                    located.input, located.name, "missing_column",
+                    f"column {name} is computed by the database (GENERATED); kpidsl reads stored values only: "
+                    "store the values in a column", column=field))
+        return staged
 
     def files(self, located: dict[str, Located]) -> list[DataFile]:
         if not located:
             return []
         digest, size = sha256_of(self.path)
         return [DataFile(loc.input, self.path, loc.name, "duckdb", digest, size) for loc in located.values()]
+
+    def close(self, con: Any) -> None:
+        super().close(con)
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
+        if self._export is not None:
+            shutil.rmtree(self._export, ignore_errors=True)
+            self._export = None
+
+
+_PLAIN_TYPES = ("VARCHAR", "BOOLEAN", "DATE", "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT",
+                "UINTEGER", "UBIGINT", "FLOAT", "DOUBLE", "TIMESTAMP", "TIMESTAMP_S", "TIMESTAMP_MS", "TIMESTAMP_NS")
+
+
+def _stored_value(name: str, kind: str) -> str:
+    """A stored column as exported: as it is when Parquet holds its type, else as text (a 128-bit integer
+    would become a float, a list or a struct has no cell's text)."""
+    if kind.upper() in _PLAIN_TYPES or kind.upper().startswith("DECIMAL"):
+        return ident(name)
+    return f"CAST({ident(name)} AS VARCHAR)"
+
+
+def _sql_text(text: str) -> str:
+    """A SQL string literal (COPY TO takes no parameter for its file); the path is kpidsl's own."""
+    return text.replace("'", "''")
+
+
+DUCKDB_MAGIC = b"DUCK"
+_OTHER_DATABASES = ((b"SQLite format 3\x00", "a SQLite database"), (b"PAR1", "a Parquet file"),
+                    (b"PK\x03\x04", "a zip archive (an .xlsx workbook?)"))
+
+
+def database_problem(path: str) -> str | None:
+    """Why the file is not a DuckDB database kpidsl can read (it checks the file's first bytes itself,
+    so that DuckDB never reaches for an extension to read another format)."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(16)
+    except OSError as err:
+        return f"cannot read the file: {err.strerror or err}"
+    if head[8:12] == DUCKDB_MAGIC:
+        return None
+    what = next((name for magic, name in _OTHER_DATABASES if head.startswith(magic)), None)
+    if what is None:
+        what = "an empty file" if not head else "not a DuckDB database file"
+    else:
+        what = f"{what}, not a DuckDB database"
+    return (f"{what}; give a DuckDB database (.duckdb), or a folder of CSV, Parquet, JSON or XLSX files, "
+            "one per input")
 
 
 class MemorySource(DataSource):
@@ -512,11 +674,18 @@ class MemorySource(DataSource):
 
 def open_source(path: str) -> DataSource:
     """A folder of files or a DuckDB database file; SourceError if it is neither."""
-    if os.path.isdir(path):
+    try:
+        info = os.stat(path)
+    except OSError as err:
+        raise SourceError(f"{path}: {stat_failure(path, err)}") from None
+    if stat.S_ISDIR(info.st_mode):
         return FolderSource(path)
-    if os.path.isfile(path):
+    if stat.S_ISREG(info.st_mode):
         if path.lower().endswith(DATABASE_SUFFIXES):
+            problem = database_problem(path)
+            if problem:
+                raise SourceError(f"{path}: {problem}")
             return DuckDBSource(path)
         raise SourceError(f"{path}: expected a folder of data files or a DuckDB database "
                           f"({', '.join(DATABASE_SUFFIXES)})")
-    raise SourceError(f"{path}: no such folder or file")
+    raise SourceError(f"{path}: it is {kind_of(info.st_mode)}, not a folder of data files or a DuckDB database")

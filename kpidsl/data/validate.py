@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from kpidsl.data.convert import CODE_KINDS, field_sql, sql_type, text_of
+from kpidsl.data.convert import CODE_DETAILS, CODE_KINDS, field_sql, sql_type, text_of
 from kpidsl.data.problems import DEFAULT_CAP, KINDS, DataLoad, DataProblem, FieldInfo, InputCounts, row_message
 from kpidsl.data.sources import DataSource, Located, Staged, StageError
 from kpidsl.period import Period
@@ -59,6 +59,7 @@ def load_and_validate(con: Any, program: Program, source: DataSource, period: Pe
         tables = [_load_input(con, i, inp, located.get(inp.name), source, period, problems_table, file_problems)
                   for i, inp in enumerate(inputs)]
         _check_references(con, tables, problems_table)
+        _check_unit_tree(con, program, tables, problems_table)
         if reject_invalid:
             _reject_cascade(con, tables, problems_table)
         counts = {t.input.name: _finish(con, t, problems_table, reject_invalid) for t in tables}
@@ -176,6 +177,7 @@ def _row_problems(con: Any, t: _Table, problems_table: str) -> None:
     found = con.execute(f"SELECT count(*), count(*) FILTER (WHERE NOT {_SCOPE}){counted} FROM {t.work}").fetchall()[0]
     t.read, t.outside = found[0], found[1]
     kinds = " ".join(f"WHEN {code} THEN '{kind}'" for code, kind in CODE_KINDS.items())
+    details = " ".join(f"WHEN {code} THEN '{detail}'" for code, detail in CODE_DETAILS.items())
     for name, count in zip(names, found[2:]):
         if not count:
             continue
@@ -183,7 +185,7 @@ def _row_problems(con: Any, t: _Table, problems_table: str) -> None:
         code = f"t.{t.codes[name]}"
         con.execute(
             f"INSERT INTO {problems_table} SELECT {_head(params, t, name)}, CASE {code} {kinds} END, "
-            f"left({text_of(staged.columns[name])}, {_VALUE_CHARS}), NULL "
+            f"left({text_of(staged.columns[name])}, {_VALUE_CHARS}), CASE {code} {details} END "
             f"FROM {t.work} AS t JOIN {staged.relation} ON r.\"$row\" = t.{ROW_COLUMN} "
             f"WHERE {code} IS NOT NULL AND t.{_SCOPE}", params.values)
     key = t.input.key
@@ -253,6 +255,52 @@ def _check_references(con: Any, tables: list[_Table], problems_table: str) -> No
             f"left({col}, {_VALUE_CHARS}), NULL FROM {t.work} AS t "
             f"WHERE t.{_SCOPE} AND {col} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {target.work} AS u "
             f"WHERE u.{_SCOPE} AND {_key_text('u', key)} = {col})", params.values)
+
+
+CHAIN_SHOWN = 8
+
+
+def _check_unit_tree(con: Any, program: Program, tables: list[_Table], problems_table: str) -> None:
+    """A unit that is its own ancestor is a problem: each unit of a cycle, with the cycle named.
+
+    The units a walk down from the top units (no parent, or a parent that is not there) cannot
+    reach are in a cycle or below one; the few that are left are followed in Python.
+    """
+    units = program.units
+    t = next((t for t in tables if units is not None and t.input.name == units.input), None)
+    if units is None or not units.parent or t is None or t.staged is None:
+        return
+    key, parent = t.input.key, units.parent
+    if not key or key not in t.staged.columns or parent not in t.staged.columns:
+        return
+    k, p = ident(key), ident(parent)
+    in_scope = f"{_SCOPE} AND {k} IS NOT NULL"
+    left = con.execute(
+        f"WITH RECURSIVE down(id) AS ("
+        f"SELECT {k} FROM {t.work} WHERE {in_scope} AND ({p} IS NULL OR {p} NOT IN "
+        f"(SELECT {k} FROM {t.work} WHERE {in_scope})) "
+        f"UNION SELECT w.{k} FROM {t.work} AS w JOIN down ON w.{p} = down.id WHERE w.{_SCOPE}) "
+        f"SELECT {ROW_COLUMN}, CAST({k} AS VARCHAR), CAST({p} AS VARCHAR) FROM {t.work} "
+        f"WHERE {in_scope} AND {k} NOT IN (SELECT id FROM down) ORDER BY {ROW_COLUMN}").fetchall()
+    if not left:
+        return
+    parent_of = {unit: up for _, unit, up in left}
+    found = []
+    for row, unit, up in left:
+        chain = [unit]
+        while chain[-1] in parent_of and parent_of[chain[-1]] not in chain and len(chain) <= len(parent_of):
+            chain.append(parent_of[chain[-1]])
+        if parent_of.get(chain[-1]) != unit:
+            continue  # below a cycle, not in it: its parent's problem says why
+        cycle = chain + [unit]
+        shown = " -> ".join(cycle if len(cycle) <= CHAIN_SHOWN else cycle[:CHAIN_SHOWN - 1] + ["…", unit])
+        found.append((row, up, "self" if up == unit else shown))
+    params = Params()
+    con.executemany(
+        f"INSERT INTO {problems_table} VALUES ({params.add(t.index)}, {params.add(t.input.name)}, "
+        f"{params.add(t.file)}, $row, {params.add(next(i for i, f in enumerate(t.input.fields) if f.name == parent))}, "
+        f"{params.add(parent)}, 'cyclic_parent', $value, $detail)",
+        [{**params.values, "row": row, "value": value, "detail": detail} for row, value, detail in found])
 
 
 def _rejected_rows(problems_table: str, params: Params, t: _Table) -> str:
