@@ -251,6 +251,7 @@ def generate(out: Path, criteria: int = 5000, files: int = 40) -> list[Path]:
     if out.exists():
         shutil.rmtree(out)
     (out / "units").mkdir(parents=True)
+    (out / ".kpidsl-root").write_text("", encoding="utf-8")  # the set's framework root: units use ../central.kpi
     (out.parent / "small.kpi").write_text(SMALL, encoding="utf-8")
     written = [out / "central.kpi"]
     written[0].write_text(CENTRAL, encoding="utf-8")

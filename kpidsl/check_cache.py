@@ -20,8 +20,9 @@ from kpidsl.diagnostics import Diagnostic
 from kpidsl.source import SourceFile
 
 FORMAT = 1
-# Findings about the file system can change without any file changing: never remembered.
-_UNCACHEABLE = {"KPI007", "KPI010", "KPI011", "KPI012", "KPI015"}
+# Findings about the file system can change without any file changing: never remembered. Nor is KPI017,
+# whose file must never be shown (a remembered finding is rebuilt against the file's text).
+_UNCACHEABLE = {"KPI007", "KPI010", "KPI011", "KPI012", "KPI015", "KPI016", "KPI017"}
 
 
 @lru_cache(maxsize=1)
@@ -40,6 +41,12 @@ def tool_fingerprint() -> str:
                 info = path.stat()
                 digest.update(f"{path.relative_to(root)}:{info.st_size}:{info.st_mtime_ns};".encode())
     return digest.hexdigest()
+
+
+def _framework_root(root: str) -> str:
+    from kpidsl.semantic.resolve import framework_root
+
+    return framework_root(root)
 
 
 def _entry_path(folder: Path, root: str) -> Path:
@@ -63,6 +70,8 @@ def lookup(folder: Path, root: str) -> list[Diagnostic] | None:
         return None
     if not isinstance(entry, dict) or entry.get("tool") != tool_fingerprint() or entry.get("root") != root:
         return None
+    if entry.get("framework_root") != _framework_root(root):
+        return None  # a `.kpidsl-root` or `.git` added or removed changes what `use` may reach
     texts: dict[str, SourceFile] = {}
     for path, digest in entry.get("files", {}).items():
         data = _read(path)
@@ -94,7 +103,8 @@ def store(folder: Path, root: str, files: list[str], diagnostics: list[Diagnosti
     if any(d.span.file not in hashes for d in diagnostics):
         return
     entry = {
-        "format": FORMAT, "tool": tool_fingerprint(), "root": root, "files": hashes,
+        "format": FORMAT, "tool": tool_fingerprint(), "root": root, "framework_root": _framework_root(root),
+        "files": hashes,
         "diagnostics": [{"code": d.code, "severity": d.severity, "message": d.message, "file": d.span.file,
                          "start": d.span.start, "end": d.span.end, "help": d.help, "notes": list(d.notes)}
                         for d in diagnostics],

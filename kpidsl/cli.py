@@ -267,11 +267,16 @@ def _fmt_stdin(check_only: bool, show_diff: bool) -> int:
 def _format_bytes(path: str, data: bytes) -> tuple[str, str] | None:
     """(original text, formatted text), or None after printing why the file cannot be formatted."""
     from kpidsl.fmt import format_text
+    from kpidsl.semantic.resolve import not_a_framework
     from kpidsl.syntax.parser import decode
 
     source, problem = decode(path, data)
     if problem is not None:
         _echo_diag(problem)
+        return None
+    foreign = not_a_framework(path, source.text)
+    if foreign is not None:  # its syntax errors would quote a file that may hold anything
+        _echo_diag(foreign)
         return None
     formatted, diags = format_text(path, source.text)
     for d in diags:

@@ -57,7 +57,7 @@ CASES: dict[str, tuple[bytes, str, int]] = {
     "unterminated-string": (HEAD.encode() + b'measure x "never closed for people = 1\n', "KPI002", 1),
     "unterminated-header-string": (b'framework x "Title\n', "KPI002", 1),
     "header-only-keyword": (b"framework\n", "KPI003", 1),
-    "not-a-framework": (b"SELECT * FROM people;\n", "KPI001", 1),
+    "not-a-framework": (b"SELECT * FROM people;\n", "KPI017", 1),
     "control-character": (HEAD.encode() + b"measure x for people = 1 \x1b[2J\n", "KPI004", 1),
 }
 

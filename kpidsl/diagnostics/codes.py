@@ -24,6 +24,8 @@ CODES: dict[str, tuple[str, str]] = {
     "KPI013": (ERROR, "unknown framework to extend"),
     "KPI014": (ERROR, "duplicate framework id"),
     "KPI015": (ERROR, "too many files"),
+    "KPI016": (ERROR, "use reaches outside the framework root"),
+    "KPI017": (ERROR, "not a framework file"),
     # names
     "KPI020": (ERROR, "unknown name"),
     "KPI021": (ERROR, "duplicate name"),

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from kpidsl.diagnostics import Diagnostic, did_you_mean
-from kpidsl.paths import expand_paths  # noqa: F401 - re-exported for callers
-from kpidsl.source import SourceFile, Span
+from kpidsl.paths import expand_paths, kind_of, not_a_file  # noqa: F401 - expand_paths re-exported
+from kpidsl.source import SourceFile, Span, unknown_span
 from kpidsl.syntax import nodes as n
 from kpidsl.syntax.lower import lower
 from kpidsl.syntax.parser import MAX_FILE_BYTES, decode, parse_source
@@ -43,7 +44,9 @@ def read_bytes(path: str) -> tuple[bytes | None, Diagnostic | None]:
         info = os.stat(path)
         # A pipe or a device could block forever or never end: only regular files are read.
         if not stat.S_ISREG(info.st_mode):
-            what = "a folder" if stat.S_ISDIR(info.st_mode) else "not a regular file"
+            what = kind_of(info.st_mode)
+            if what != "a folder":
+                what += ", not a regular file"
             return None, Diagnostic("KPI010", f"cannot read the file: it is {what}", span,
                                     help="name a framework file (`.kpi`)")
         if info.st_size > MAX_FILE_BYTES:
@@ -63,7 +66,25 @@ def load_text(path: str, data: bytes) -> LoadedFile:
         return LoadedFile(path, source, None, (problem,))
     parsed = parse_source(source)
     framework, diags = lower(parsed)
+    if framework is None:
+        foreign = not_a_framework(path, source.text)
+        if foreign is not None:
+            # Not a framework at all (a secret, a data file): nothing of it is ever shown.
+            return LoadedFile(path, SourceFile(path, ""), None, (foreign,))
     return LoadedFile(path, source, framework, diags)
+
+
+_FRAMEWORK_START = re.compile(r"(?:\s|#[^\n]*)*framework(?![\w])")
+_BLANK = re.compile(r"(?:\s|#[^\n]*)*")
+
+
+def not_a_framework(path: str, text: str) -> Diagnostic | None:
+    """KPI017 for a file that does not begin with `framework` (comments and blank lines aside); its
+    syntax errors would quote it, and a file that is not a framework may hold anything."""
+    if _FRAMEWORK_START.match(text) or _BLANK.fullmatch(text):
+        return None
+    return Diagnostic("KPI017", "not a framework file: it does not begin with `framework`", unknown_span(path),
+                      help="a framework file begins with `framework ID \"Title\"`; nothing of this file is shown")
 
 
 class Loader:
@@ -83,6 +104,57 @@ class Loader:
             else:
                 self.files[key] = read_file(path)
         return self.files[key]
+
+
+# ---------------------------------------------------------------- what `use` may reach
+
+ROOT_MARKERS = (".kpidsl-root", ".git")
+"""A folder holding one of these is a framework root: `use` reaches no file outside it."""
+
+
+def framework_root(path: str) -> str:
+    """The framework root of a root framework file: the nearest folder above it (its own included) that
+    holds `.kpidsl-root` or `.git`; without one, the current folder when the file is below it, else the
+    file's own folder."""
+    folder = os.path.dirname(os.path.abspath(path))
+    probe = folder
+    while True:
+        if any(os.path.lexists(os.path.join(probe, marker)) for marker in ROOT_MARKERS):
+            return probe
+        parent = os.path.dirname(probe)
+        if parent == probe:
+            break
+        probe = parent
+    here = os.getcwd()
+    return here if _inside(folder, here) else folder
+
+
+def _inside(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+def _reach_problem(decl: n.Use, base: str, root: str) -> Diagnostic | None:
+    """KPI016 when `use` names a file it may not read: an absolute path, a file that is not `.kpi`, or one
+    outside the framework root (by `..` or through a symbolic link). The file is never opened."""
+    text = decl.path
+    relative = os.path.relpath(root)
+    shown = f"`{root if relative.startswith('..') else relative}`"
+    help_root = (f"`use` reaches files inside the framework root {shown} only (the nearest folder holding "
+                 "`.kpidsl-root` or `.git`); move the file inside it, or mark a folder that holds both with an "
+                 "empty `.kpidsl-root` file")
+    if os.path.isabs(text) or text.startswith(("~", "\\")) or re.match(r"[A-Za-z]:", text):
+        return Diagnostic("KPI016", f"`use` names an absolute path, `{text}`", decl.span,
+                          help="name the file relative to this one, inside the framework root " + shown)
+    if not text.lower().endswith(".kpi"):
+        return Diagnostic("KPI016", f"`{text}` is not a `.kpi` file; `use` reads framework files only", decl.span,
+                          help="name a framework file, whose name ends in `.kpi`")
+    target = os.path.abspath(os.path.join(base, text))
+    if not _inside(os.path.normpath(target), root):
+        return Diagnostic("KPI016", f"`{text}` is outside the framework root {shown}", decl.span, help=help_root)
+    if os.path.lexists(target) and not _inside(os.path.realpath(target), os.path.realpath(root)):
+        return Diagnostic("KPI016", f"`{text}` leads outside the framework root {shown} through a symbolic link",
+                          decl.span, help=help_root)
+    return None
 
 
 # ---------------------------------------------------------------- the merged program
@@ -148,7 +220,7 @@ def resolve(root_path: str, loader: Loader) -> tuple[Program | None, list[Diagno
         return None, diags
     program = Program(root=root.framework, root_file=root.path)
     order: list[LoadedFile] = []
-    _collect_uses(root, loader, [os.path.normpath(root.path)], set(), order, diags)
+    _collect_uses(root, loader, [os.path.normpath(root.path)], set(), order, diags, framework_root(root.path))
     # `order` lists dependencies before dependants, the root last.
     ids: dict[str, LoadedFile] = {}
     for lf in order:
@@ -174,8 +246,8 @@ def resolve(root_path: str, loader: Loader) -> tuple[Program | None, list[Diagno
 
 
 def _collect_uses(lf: LoadedFile, loader: Loader, stack: list[str], seen: set[str], order: list[LoadedFile],
-                  diags: list[Diagnostic]) -> None:
-    """Depth-first over `use`, reporting a missing file or a cycle where it is written."""
+                  diags: list[Diagnostic], root: str) -> None:
+    """Depth-first over `use`, reporting a missing file, a cycle or a file out of reach where it is written."""
     key = os.path.normpath(lf.path)
     if key in seen:
         return
@@ -184,6 +256,10 @@ def _collect_uses(lf: LoadedFile, loader: Loader, stack: list[str], seen: set[st
         base = Path(lf.path).parent
         for decl in lf.framework.decls:
             if not isinstance(decl, n.Use):
+                continue
+            reach = _reach_problem(decl, str(base), root)
+            if reach is not None:
+                diags.append(reach)
                 continue
             target = os.path.normpath(base / decl.path)
             if target in stack:
@@ -204,20 +280,25 @@ def _collect_uses(lf: LoadedFile, loader: Loader, stack: list[str], seen: set[st
                 diags.append(Diagnostic("KPI015", f"`use` goes more than {MAX_USE_DEPTH} files deep", decl.span,
                                         help="let a frame use the files it needs directly, not through a long chain"))
                 return
-            if os.path.isdir(target):
+            why = not_a_file(target)
+            if why == "it is a folder, not a file":
                 diags.append(Diagnostic("KPI011", f"used file `{decl.path}` is a folder", decl.span,
                                         help="`use` names one framework file"))
                 continue
-            if not os.path.isfile(target):
+            if why == "no such folder or file":
                 parent = Path(target).parent
                 siblings = [p.name for p in parent.glob("*.kpi") if p.is_file()] if parent.is_dir() else []
                 diags.append(Diagnostic("KPI011", f"used file `{decl.path}` does not exist", decl.span,
                                         help=did_you_mean(Path(target).name, siblings)
                                         or "paths in `use` are relative to the file that uses them"))
                 continue
+            if why is not None:  # a pipe or a device could block forever: never opened
+                diags.append(Diagnostic("KPI011", f"used file `{decl.path}` cannot be read: {why}", decl.span,
+                                        help="`use` names one framework file"))
+                continue
             used = loader.load(target)
             diags.extend(used.diagnostics)
-            _collect_uses(used, loader, stack + [target], seen, order, diags)
+            _collect_uses(used, loader, stack + [target], seen, order, diags, root)
     order.append(lf)
 
 
