@@ -343,9 +343,13 @@ def _formats(ctx: click.Context, param: click.Parameter, value: str) -> tuple[st
               help="table formats, comma-separated: csv, parquet, json, xlsx")
 @click.option("--reject-invalid", is_flag=True,
               help="leave rows with problems out (listed in rejects.csv) instead of stopping")
+@click.option("--allow-empty", "allow_empty", multiple=True, metavar="INPUT",
+              help="let this input (read by period) have no row in the period; repeat or separate with commas")
+@click.option("--what-if", "what_if", is_flag=True,
+              help="score a period before the framework's effective date anyway (marked as a what-if run)")
 @click.option("--quiet", "-q", is_flag=True, help="print nothing when the run succeeds")
 def run(framework: str, data: str, period: str, out: str, formats: tuple[str, ...], reject_invalid: bool,
-        quiet: bool) -> None:
+        allow_empty: tuple[str, ...], what_if: bool, quiet: bool) -> None:
     """Score a period's data with a framework and write the results, a report and a manifest."""
     from kpidsl.pipeline import RUN_DATA, RUN_FRAMEWORK, RUN_INPUT, run_framework
 
@@ -353,7 +357,9 @@ def run(framework: str, data: str, period: str, out: str, formats: tuple[str, ..
         click.echo(f"kpidsl: {name}…", err=True)
 
     show = not quiet and _stderr_is_terminal()  # stage lines are for a person watching, never for a log
-    report = run_framework(framework, data, period, out, formats, reject_invalid, stage if show else None)
+    report = run_framework(framework, data, period, out, formats, reject_invalid, stage if show else None,
+                           what_if=what_if,
+                           allow_empty=[n.strip() for v in allow_empty for n in v.split(",") if n.strip()])
     for d in report.diagnostics:
         if d.is_error or not quiet:
             _echo_diag(d)
