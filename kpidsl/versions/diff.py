@@ -83,7 +83,9 @@ class UnresolvedSide(SideError):
     """A side whose frameworks cannot be read or put together; its diagnostics say why."""
 
     def __init__(self, name: str, side: Side) -> None:
-        super().__init__(f"{name} ({side.spec}) does not resolve: {len(side.problems)} problem(s) reading it")
+        count = len(side.problems)
+        super().__init__(f"{name} ({side.spec}) does not resolve: {count} problem{'' if count == 1 else 's'} "
+                         "reading it (listed above)")
         self.side = side
         self.diagnostics = sorted_diagnostics(side.problems)
 

@@ -97,7 +97,9 @@ def _title(cs: list[Change]) -> str:
 
 
 def _blocks(c: Change) -> list[tuple]:
-    """The blocks (score, group path) whose shares a change alters."""
+    """The blocks (score, group path) whose shares or budget a change alters."""
+    if c.kind == "score" and "total" in c.fields:
+        return [(c.entry.name, ())]  # the points of the score's groups must add up to its total
     if c.kind != "item":
         return []
     out = []

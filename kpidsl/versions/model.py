@@ -83,6 +83,7 @@ class Entry:
     name: str | None = None       # items: their own name; other entries: the declaration's name
     parent: tuple[str, ...] = ()  # items: the groups above them
     points: Fraction | None = None  # items: their effective budget
+    total: Fraction | None = None   # items: their score's total
     reads: frozenset[str] = frozenset()  # what it reads, as typed names: measure:done, scale:percent, level:good
 
     @property
@@ -322,7 +323,8 @@ def _item(model: Model, score: n.Score, placed, names_read: Reader) -> None:
     fields["locked"] = text_value(node.locked)
     fields["label"] = text_value(node.label)
     model.add(Entry(f"score {score.name} / {node.name}", "item", fields, node.span, node.label, node,
-                    score=score.name, name=node.name, parent=placed.parent, points=pts, reads=reads))
+                    score=score.name, name=node.name, parent=placed.parent, points=pts, reads=reads,
+                    total=score_total(score)))
 
 
 def threshold(cond: n.Expr | None) -> tuple[Fraction, bool] | None:

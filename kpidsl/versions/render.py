@@ -113,7 +113,12 @@ def _item_points(change: Change, places: int) -> str:
     pts = change.points
     if pts is None or change.kind == "score" and change.action not in (ADDED, REMOVED) and "total" not in change.fields:
         return ""
-    return points_text(*pts, places=places)
+    text = points_text(*pts, places=places)
+    old, new = change.old, change.new
+    if change.kind == "item" and old and new and old.total != new.total and None not in (*pts, old.total, new.total):
+        # The scores' totals differ (100 → 120): the share of the total tells more than the points.
+        text += f"; share {fixed(pts[0] * 100 / old.total, places)}% → {fixed(pts[1] * 100 / new.total, places)}%"
+    return text
 
 
 def _affects(affects: list[Affect], places: int) -> str:
@@ -170,7 +175,7 @@ def summary_line(d: FrameworkDiff) -> str:
             counts[k] += 1
     by_class = ", ".join(f"{k} {v}" for k, v in counts.items() if v)
     titles = ", ".join(f"{e.id} {e.title}" for e in d.edits[:12]) + (", …" if len(d.edits) > 12 else "")
-    bundles = f"; {len(d.bundles)} bundles" if len(d.bundles) != len(d.edits) else ""
+    bundles = f"; {_count(len(d.bundles), 'bundle')}" if len(d.bundles) != len(d.edits) else ""
     return f"{len(d.edits)} edit{'s' if len(d.edits) != 1 else ''} ({titles}): {by_class}{bundles}; {hidden}"
 
 
