@@ -63,9 +63,22 @@ class Value:
     text: str
 
     def same(self, other: Value) -> bool:
-        if isinstance(self.key, Function) and isinstance(other.key, Function):
+        if isinstance(self.key, (Function, ScaleRef)) and type(other.key) is type(self.key):
             return self.key.same(other.key)
         return self.key == other.key
+
+
+@dataclass(frozen=True, eq=False)
+class ScaleRef:
+    """The scale of a criterion: a named scale (whose own changes are the scale's), or one of its own."""
+
+    name: str | None
+    function: Function
+
+    def same(self, other: ScaleRef) -> bool:
+        if self.name is not None and self.name == other.name:
+            return True  # a change of the named scale is listed once, at the scale
+        return self.function.same(other.function)
 
 
 @dataclass
@@ -271,11 +284,12 @@ def _share_value(share: n.Share | None) -> Value:
     return Value((share.kind, share.amount.value), f"{share.kind} {share.amount.text or exact(share.amount.value)}")
 
 
-def _scale_value(item: n.Criterion) -> Value:
+def _scale_value(program: Program, item: n.Criterion) -> Value:
     scale = item.scale
     if isinstance(scale, str):
-        return Value(("named", scale), scale)
-    return Value(function_of(scale), source(scale) if scale is not None else "none")
+        named = program.scales.get(scale)
+        return Value(ScaleRef(scale, function_of(named.body if named is not None else None)), scale)
+    return Value(ScaleRef(None, function_of(scale)), source(scale) if scale is not None else "none")
 
 
 def _scores(model: Model, program: Program, names_read: Reader) -> None:
@@ -311,7 +325,7 @@ def _item(model: Model, score: n.Score, placed, names_read: Reader) -> None:
     fields["points"] = Value(pts, exact(pts) if pts is not None else "unknown")
     if isinstance(node, n.Criterion):
         fields["expression"] = expr_value(node.expr)
-        fields["scale"] = _scale_value(node)
+        fields["scale"] = _scale_value(model.program, node)
         reads = names_read(node.expr) | ({f"scale:{node.scale}"} if isinstance(node.scale, str) else set())
     elif isinstance(node, n.Adjustment):
         fields["expression"] = expr_value(node.expr)

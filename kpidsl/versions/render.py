@@ -97,7 +97,7 @@ def _field_words(change: Change) -> list[str]:
 
 
 def _named_scale(change: Change) -> bool:
-    return change.new is not None and isinstance(change.new.fields["scale"].key, tuple)
+    return change.new is not None and change.new.fields["scale"].key.name is not None
 
 
 def _where(change: Change, shown: Callable[[str], str]) -> str:

@@ -82,8 +82,8 @@ def open_side(spec: str, check: bool) -> Side:
         return _load(Side(spec, "folder"), files, Loader(), check)
     if os.path.exists(spec):
         return _load(Side(spec, "file"), [spec], Loader(), check)
-    if "@" in spec and not os.path.exists(spec.split("@")[0]) and ":" not in spec:
-        raise SideError(f"{spec}: no such file or folder (timelines with @VERSION are not read yet)")
+    if "@" in spec and ":" not in spec:
+        raise SideError(f"{spec}: no such file or folder (a timeline's @VERSION is not a side yet)")
     if ":" in spec:
         return _git_side(spec, check)
     raise SideError(f"{spec}: no such file or folder, and not REV:PATH")
