@@ -45,8 +45,8 @@ def _name(change: Change) -> str:
         return change.key.split(" / ", 1)[1].removeprefix("level ")
     if e.kind == "field":
         return change.key.removeprefix("input ")
-    if e.kind == "header":
-        return "header"
+    if e.kind in ("header", "entities"):
+        return change.key
     return change.key.split(" ", 1)[1] if " " in change.key else change.key
 
 
