@@ -169,6 +169,19 @@ def test_a_run_folder_is_diffed_from_the_sources_it_kept(tmp_path, monkeypatch):
     assert "changed since the run (its hash differs from the manifest's)" in result.stderr
 
 
+def test_a_manifest_naming_a_file_outside_the_sources_is_refused(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    unit = ROOT / "frameworks" / "units" / "administration.kpi"
+    assert kpidsl("run", str(unit), "--data", str(ROOT / "examples" / "quarter-2025-Q4"), "--period", "2025-Q4",
+                  "--out", "run").exit_code == 0
+    manifest = json.loads(Path("run/manifest.json").read_text(encoding="utf-8"))
+    manifest["framework"]["files"][0]["source"] = "evidence/sources/../../../outside.kpi"
+    Path("run/manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    result = kpidsl("diff", "run", str(unit))
+    assert result.exit_code == 2
+    assert "names a framework file outside evidence/sources/" in result.stderr
+
+
 def test_a_run_folder_without_sources_is_refused(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     unit = ROOT / "frameworks" / "units" / "administration.kpi"

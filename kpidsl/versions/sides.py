@@ -241,10 +241,14 @@ def _run_side(folder: str, check: bool) -> Side:
     if root is None or root.source is None:
         raise SideError(f"{folder}: this run did not keep its framework files ({SOURCES_DIR}/); "
                         "run it again with this kpidsl, or diff the framework files themselves")
+    sources = os.path.join(folder, *SOURCES_DIR.split("/"))
+    inside = os.path.realpath(sources) + os.sep
     for f in framework.files:
         if f.source is None:
             continue
         path = os.path.join(folder, *f.source.split("/"))
+        if not os.path.realpath(path).startswith(inside):
+            raise SideError(f"{folder}: the manifest names a framework file outside {SOURCES_DIR}/: {f.source}")
         try:
             with open(path, "rb") as fh:
                 digest = hashlib.sha256(fh.read()).hexdigest()
@@ -252,6 +256,5 @@ def _run_side(folder: str, check: bool) -> Side:
             raise SideError(f"{path}: cannot be read ({err.strerror or err})") from None
         if digest != f.sha256:
             raise SideError(f"{path}: changed since the run (its hash differs from the manifest's)")
-    sources = os.path.join(folder, *SOURCES_DIR.split("/"))
     root_path = os.path.join(folder, *root.source.split("/"))
     return _load(Side(folder, "run"), [root_path], ConfinedLoader(sources, "run's evidence/sources/"), check)
