@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any
 
 from kpidsl.source import Span
 from kpidsl.syntax import nodes as n
@@ -306,13 +305,3 @@ def exact_text(old: Fraction | None, new: Fraction | None) -> str | None:
         return exact(values[0])
     delta = new - old
     return f"{exact(old)} → {exact(new)} ({'+' if delta > 0 else '−'}{exact(abs(delta))})"
-
-
-def summary_counts(changes: list[Change]) -> dict[str, Any]:
-    by_action: dict[str, int] = {}
-    by_class: dict[str, int] = {}
-    for c in changes:
-        by_action[c.action] = by_action.get(c.action, 0) + 1
-        for k in c.classes:
-            by_class[k] = by_class.get(k, 0) + 1
-    return {"by_action": by_action, "by_class": by_class}

@@ -17,7 +17,6 @@ class Placed:
     node: n.Criterion | n.Group | n.Adjustment
     parent: tuple[str, ...]        # the groups above it, outermost first (empty: directly in the score)
     points: Fraction | None
-    parent_points: Fraction | None
 
 
 def placed_items(score: n.Score) -> list[Placed]:
@@ -32,11 +31,11 @@ def placed_items(score: n.Score) -> list[Placed]:
         for item in block.items:
             if isinstance(item, (n.Criterion, n.Group)):
                 points = item_budget(item, budget)
-                out.append(Placed(item, path, points, budget))
+                out.append(Placed(item, path, points))
                 if isinstance(item, n.Group):
                     stack.append((item, path + (item.name,), points))
             elif isinstance(item, n.Adjustment):
-                out.append(Placed(item, path, item.limit.value if item.limit is not None else None, budget))
+                out.append(Placed(item, path, item.limit.value if item.limit is not None else None))
     return out
 
 
