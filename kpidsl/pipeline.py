@@ -114,12 +114,16 @@ class RunReport:
 
 def run_framework(framework: str, data: str, period: str, out: str, formats: Sequence[str] = ("csv", "parquet"),
                   reject_invalid: bool = False, progress: Callable[[str], None] | None = None,
+                  what_if: bool = False, allow_empty: Sequence[str] = (),
                   notice: Callable[[str], None] | None = None, raw_csv: bool = False) -> RunReport:
     """Check the framework, load and validate the period's data, score it, and write every output to `out`.
 
     Nothing is written unless everything succeeds; `out` is then replaced as a whole
-    (kpidsl/output/folder.py). `notice` hears what was found and repaired next to `out`
-    (an interrupted earlier run); `progress` hears each stage as it starts.
+    (kpidsl/output/folder.py). A period before the framework's `effective` date is refused
+    unless `what_if` (then the manifest and the report say the run is a what-if), and so is an
+    input read by period that has no row in the period, unless it is named in `allow_empty`.
+    `notice` hears what was found and repaired next to `out` (an interrupted earlier run);
+    `progress` hears each stage as it starts.
     """
     from kpidsl.data.sources import SourceError, open_source
     from kpidsl.output.folder import out_problem
@@ -154,10 +158,16 @@ def run_framework(framework: str, data: str, period: str, out: str, formats: Seq
     overlap = _overlap(out, data, program.files)
     if overlap:
         return RunReport(RUN_INPUT, warnings, message=f"--out: {overlap}")
-    mismatch = _period_mismatch(program, the_period)
+    mismatch = _period_mismatch(program, the_period) or (None if what_if else before_effective(program, the_period))
     if mismatch:
         return RunReport(RUN_INPUT, warnings, message=f"--period: {mismatch}")
-    run = _Run(program, source, data, the_period, out, formats, reject_invalid, raw_csv, say, notice)
+    dated = sorted(i.name for i in program.inputs.values() if i.period_by)
+    unknown = [name for name in allow_empty if name not in dated]
+    if unknown:
+        return RunReport(RUN_INPUT, warnings, message=f"--allow-empty: {unknown[0]} is not an input read by period; "
+                                                      f"those are: {', '.join(dated) or 'none'}")
+    run = _Run(program, source, data, the_period, out, formats, reject_invalid, raw_csv, say, notice,
+               what_if=what_if, allow_empty=tuple(allow_empty))
     return run.report(warnings)
 
 
@@ -166,9 +176,11 @@ class _Run:
 
     def __init__(self, program: Program, source: Any, data: str, period: Any, out: str, formats: Sequence[str],
                  reject_invalid: bool, raw_csv: bool, say: Callable[[str], None],
-                 notice: Callable[[str], None] | None) -> None:
+                 notice: Callable[[str], None] | None, what_if: bool = False,
+                 allow_empty: tuple[str, ...] = ()) -> None:
         from kpidsl.output.folder import OutputFolder
 
+        self.what_if, self.allow_empty = what_if, allow_empty
         self.program, self.source, self.data, self.period = program, source, data, period
         self.out, self.formats, self.reject_invalid, self.raw_csv = out, formats, reject_invalid, raw_csv
         self.say, self.notice = say, notice or (lambda _text: None)
@@ -225,7 +237,8 @@ class _Run:
             con = connect(memory_limit=RUN_MEMORY_LIMIT, temp_directory=work)
             try:
                 self.say(f"loading data for {self.period.label}")
-                load = load_and_validate(con, self.program, self.source, self.period, self.reject_invalid)
+                load = load_and_validate(con, self.program, self.source, self.period, self.reject_invalid,
+                                         period_rows=self.allow_empty)
                 if not load.ok:
                     return RunReport(RUN_DATA, warnings, problems=render_problems(load))
                 faults.point("loaded")
@@ -239,7 +252,8 @@ class _Run:
                 self.say(f"writing {self.out}")
                 try:
                     manifest = write_run(con, self.program, load, self.data, self.period, self.folder,
-                                         self.formats, raw_csv=self.raw_csv)
+                                         self.formats, what_if=self.what_if, allow_empty=self.allow_empty,
+                                         raw_csv=self.raw_csv)
                 except (OSError, OutputError) as err:
                     return RunReport(RUN_INPUT, warnings, message=_write_failure(err, self.out))
                 except Exception as err:
@@ -337,6 +351,15 @@ def _period_mismatch(program: Program, period: Any) -> str | None:
     return None
 
 
+def before_effective(program: Program, period: Any, way_out: str = "pass --what-if") -> str | None:
+    """Why the root framework's `effective` date keeps it from scoring `period` (see period.effective_problem)."""
+    from kpidsl.period import effective_problem
+
+    root = program.root
+    name = f"{root.id} {root.version}" if root.version else root.id
+    return effective_problem(name, root.effective, period, root.period, way_out)
+
+
 def _score(con: Any, program: Program, period: Any) -> Diagnostic | str | None:
     """Fill the `results` tables; why not, when the engine cannot score this framework.
 
@@ -359,29 +382,33 @@ def _score(con: Any, program: Program, period: Any) -> Diagnostic | str | None:
 
 
 def write_run(con: Any, program: Program, load: Any, data: str, period: Any, folder: Any,
-              formats: Sequence[str], raw_csv: bool = False) -> Any:
+              formats: Sequence[str], what_if: bool = False, allow_empty: Sequence[str] = (),
+              raw_csv: bool = False) -> Any:
     """Write every output into a fresh folder next to the output folder, then put it in place; the manifest."""
     from kpidsl import __version__, faults
     from kpidsl.data.problems import write_rejects
     from kpidsl.output import manifest as mf
     from kpidsl.output.folder import OutputFolder
     from kpidsl.output.report import report_data, write_report
+    from kpidsl.output.sources import collect_sources, write_sources
     from kpidsl.output.tables import framework_evidence, write_evidence, write_tables
 
     if not isinstance(folder, OutputFolder):
         folder = OutputFolder(folder)
     staging = folder.new_staging()
     evidence = framework_evidence(program)
-    names: list[str] = []
+    sources = collect_sources(program.files)
+    names: list[str] = write_sources(staging, sources)
     if load.reject_invalid:
         write_rejects(con, load, os.path.join(staging, "rejects.csv"), neutralise=not raw_csv)
         names.append("rejects.csv")
     evidence_files = write_evidence(con, staging, evidence)
     faults.point("evidence")
     names += write_tables(con, staging, evidence, formats, neutralise=not raw_csv) + evidence_files
-    manifest = mf.Manifest(engine=mf.Engine(version=__version__), framework=mf.framework_info(program),
-                           period=mf.period_info(period), data=mf.data_info(data, load),
-                           results=mf.result_counts(con), quota=mf.quota_decisions(con))
+    manifest = mf.Manifest(engine=mf.Engine(version=__version__), framework=mf.framework_info(program, sources),
+                           period=mf.period_info(period), data=mf.data_info(data, load, allow_empty),
+                           results=mf.result_counts(con), quota=mf.quota_decisions(con), what_if=what_if,
+                           population=mf.population_counts(con))
     write_report(os.path.join(staging, "report.html"), report_data(con, manifest, evidence))
     names.append("report.html")
     faults.point("report")

@@ -90,10 +90,12 @@ def not_a_framework(path: str, text: str) -> Diagnostic | None:
 class Loader:
     """Reads each file once, however many frameworks use it."""
 
-    def __init__(self, overrides: dict[str, bytes] | None = None) -> None:
+    def __init__(self, overrides: dict[str, bytes] | None = None, root: str | None = None) -> None:
         self.files: dict[str, LoadedFile] = {}
         self.overrides = overrides or {}
         self.visited: list[str] = []  # every path asked for, in order (what a check depends on)
+        # The framework root `use` may not leave; None: found from each root file (framework_root).
+        self.root = root
 
     def load(self, path: str) -> LoadedFile:
         key = os.path.normpath(path)
@@ -114,12 +116,12 @@ ROOT_MARKERS = (".kpidsl-root", ".git")
 
 def framework_root(path: str) -> str:
     """The framework root of a root framework file: the nearest folder above it (its own included) that
-    holds `.kpidsl-root` or `.git`; without one, the current folder when the file is below it, else the
-    file's own folder."""
+    holds `.kpidsl-root` or `.git`, or is the `evidence/sources/` a run kept; without one, the current
+    folder when the file is below it, else the file's own folder."""
     folder = os.path.dirname(os.path.abspath(path))
     probe = folder
     while True:
-        if any(os.path.lexists(os.path.join(probe, marker)) for marker in ROOT_MARKERS):
+        if any(os.path.lexists(os.path.join(probe, marker)) for marker in ROOT_MARKERS) or _kept_sources(probe):
             return probe
         parent = os.path.dirname(probe)
         if parent == probe:
@@ -127,6 +129,13 @@ def framework_root(path: str) -> str:
         probe = parent
     here = os.getcwd()
     return here if _inside(folder, here) else folder
+
+
+def _kept_sources(folder: str) -> bool:
+    """`evidence/sources/` of a run folder: the framework files a run kept, a root of their own."""
+    evidence = os.path.dirname(folder)
+    return (os.path.basename(folder) == "sources" and os.path.basename(evidence) == "evidence"
+            and os.path.isfile(os.path.join(os.path.dirname(evidence), "manifest.json")))
 
 
 def _inside(path: str, folder: str) -> bool:
@@ -220,7 +229,8 @@ def resolve(root_path: str, loader: Loader) -> tuple[Program | None, list[Diagno
         return None, diags
     program = Program(root=root.framework, root_file=root.path)
     order: list[LoadedFile] = []
-    _collect_uses(root, loader, [os.path.normpath(root.path)], set(), order, diags, framework_root(root.path))
+    reach = os.path.abspath(loader.root) if loader.root else framework_root(root.path)
+    _collect_uses(root, loader, [os.path.normpath(root.path)], set(), order, diags, reach)
     # `order` lists dependencies before dependants, the root last.
     ids: dict[str, LoadedFile] = {}
     for lf in order:
