@@ -273,6 +273,7 @@ def test_damaged_evidence_is_reported_not_a_traceback(out, tmp_path):
     (copy / "evidence" / "entities.parquet").write_bytes(b"not parquet")
     result = explain(copy, "--id", "p1")
     assert result.exit_code == 2
-    assert result.stderr.startswith("kpidsl: copy: the evidence files cannot be read (")
+    assert result.stderr.startswith("kpidsl: copy was altered after the run: evidence/entities.parquet (changed) "
+                                    "does not match its manifest\n")
     (copy / "evidence" / "framework.json").write_text("{", encoding="utf-8")
-    assert "framework.json: cannot be read" in explain(copy, "--id", "p1").stderr
+    assert "evidence/framework.json (changed)" in explain(copy, "--id", "p1").stderr

@@ -164,3 +164,45 @@ def test_a_second_run_into_the_same_folder_waits_for_none_and_is_refused(case):
                                  "wait for it to finish, or choose another folder\n")
         assert (folder / ".out.work-abcdefgh").is_dir()  # held by a live process: never removed
     assert _complete(folder / "out") == earlier
+
+
+def test_duckdb_s_own_interrupted_error_is_an_interruption(case, monkeypatch):
+    # A signal during a DuckDB query comes back as DuckDB's "Query interrupted" error, not KeyboardInterrupt.
+    import kpidsl.interrupts as interrupts
+
+    folder, earlier, _ = case
+
+    def interrupted(*args, **kwargs):
+        interrupts._received = signal.SIGTERM
+        raise RuntimeError("Query interrupted")
+
+    monkeypatch.setattr("kpidsl.data.validate.load_and_validate", interrupted)
+    monkeypatch.setattr(interrupts, "install", lambda: None)  # keep the flag set above
+    result = _run_in_process("--out", "out")
+    monkeypatch.setattr(interrupts, "_received", None)
+    assert result.exit_code == 143
+    assert result.stderr == "kpidsl: interrupted (SIGTERM); out was left as it was\n"
+    assert _complete(folder / "out") == earlier and _leftovers(folder) == []
+
+
+@pytest.mark.parametrize("command", [["check", "fx.kpi"], ["test", "fx.kpi"], ["explain", "out", "--id", "p1"]])
+def test_ctrl_c_in_any_command_is_one_line_and_130(case, monkeypatch, command):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("kpidsl.pipeline.check_paths", interrupted)
+    monkeypatch.setattr("kpidsl.testing.run_paths", interrupted)
+    monkeypatch.setattr("kpidsl.output.explain.explain", interrupted)
+    result = CliRunner().invoke(cli.main, command)
+    assert result.exit_code == 130
+    assert result.stderr == "kpidsl: interrupted (Ctrl-C)\n" and result.stdout == ""
+
+
+def test_diff_of_a_run_folder_puts_back_a_swap_a_kill_left(case):
+    folder, earlier, _ = case
+    assert _killed_run(folder, "swap-aside", "KILL").returncode == -signal.SIGKILL
+    assert not (folder / "out").exists()
+    result = CliRunner().invoke(cli.main, ["diff", "out", "fx.kpi"])
+    assert result.exit_code in (0, 1), result.output
+    assert "kpidsl: a run was interrupted while replacing out; the earlier run was put back in place" in result.stderr
+    assert _complete(folder / "out") == earlier

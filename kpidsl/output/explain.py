@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 from typing import Any
 
@@ -165,7 +165,11 @@ class _Evidence:
     """The framework's rules (framework.json) indexed for lookups."""
 
     def __init__(self, data: dict[str, Any]) -> None:
+        if not isinstance(data, dict):
+            raise ValueError("not a JSON object")
         self.places = int(data.get("rounding", {}).get("places", 2))
+        if not 0 <= self.places <= 12:
+            raise ValueError(f"rounding to {self.places} places")
         self.scores = {s["name"]: s for s in data.get("scores", [])}
         self.items = {(s["name"], i["path"]): i for s in data.get("scores", []) for i in s["items"]}
         self.order = {key: pos for pos, key in enumerate(self.items)}
@@ -217,7 +221,8 @@ def explain(folder: str, entity_id: str, score: str | None = None,
     import duckdb
 
     from kpidsl.output.folder import FolderBusy, locked_for_reading
-    from kpidsl.output.manifest import read_manifest
+    from kpidsl.output.manifest import read_json, read_manifest
+    from kpidsl.output.verify import altered_evidence, describe
 
     try:
         with locked_for_reading(folder) as notices:
@@ -234,20 +239,33 @@ def explain(folder: str, entity_id: str, score: str | None = None,
     if not (os.path.isfile(evidence_path) and os.path.isfile(entities_path)):
         raise ExplainError(f"{folder}: the evidence files ({EVIDENCE_DIR}/) are missing",
                            "run `kpidsl run` again to write them")
+    altered = altered_evidence(folder, manifest)
+    if altered:
+        verb = "does" if len(altered) == 1 else "do"
+        raise ExplainError(f"{folder} was altered after the run: {describe(altered)} {verb} not match its manifest",
+                           "what no longer matches the run is not explained; run `kpidsl run` again to rebuild "
+                           "the folder")
     try:
-        with open(evidence_path, encoding="utf-8") as fh:
-            ev = _Evidence(json.load(fh))
-    except (OSError, ValueError, KeyError, TypeError) as err:
-        raise ExplainError(f"{evidence_path}: cannot be read ({err})", "run `kpidsl run` again") from None
+        ev = _Evidence(read_json(evidence_path))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
+        raise ExplainError(f"{evidence_path}: not as a run writes it ({str(err)[:200]})",
+                           "run `kpidsl run` again") from None
     from kpidsl.sql.connect import connect
 
     con = connect()
     try:
         return _explain(con, folder, ev, manifest, entity_id, score)
+    except ExplainError:
+        raise
     except duckdb.Error as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise ExplainError(f"{folder}: the evidence files cannot be read ({first})",
+        raise ExplainError(f"{folder}: the evidence files cannot be read ({first[:200]})",
                            "run `kpidsl run` again") from None
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError, ArithmeticError, RecursionError,
+            InvalidOperation) as err:
+        # Evidence that matches a manifest rewritten to match it: of a shape no run writes.
+        raise ExplainError(f"{folder}: the evidence is not as a run writes it ({type(err).__name__}: "
+                           f"{str(err)[:200]})", "run `kpidsl run` again to rebuild the folder") from None
     finally:
         con.close()
 

@@ -231,16 +231,40 @@ def output_files(folder: str, names: Sequence[str]) -> list[OutputFile]:
     return out
 
 
+MAX_JSON_BYTES = 64 * 1024 * 1024
+"""The largest manifest or framework.json read: far above any run's (a few megabytes for a
+5,000-criterion framework), far below what would exhaust memory."""
+
+
+def read_json(path: str) -> Any:
+    """A run's JSON file, bounded in size and depth; ValueError (with the reason) when it cannot be read.
+    FileNotFoundError when it does not exist."""
+    try:
+        size = os.stat(path).st_size
+    except FileNotFoundError:
+        raise
+    except OSError as err:
+        raise ValueError(f"{path}: cannot be read ({err.strerror or err})") from None
+    if size > MAX_JSON_BYTES:
+        raise ValueError(f"{path}: {size:,} bytes, more than a run writes ({MAX_JSON_BYTES:,} at most)")
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return json.load(fh)
+    except FileNotFoundError:
+        raise
+    except RecursionError:
+        raise ValueError(f"{path}: cannot be read (nested deeper than a run writes)") from None
+    except (OSError, UnicodeError, ValueError) as err:
+        raise ValueError(f"{path}: cannot be read ({str(err)[:200]})") from None
+
+
 def read_manifest(folder: str) -> Manifest:
     """The manifest of a run folder; ValueError (with the reason) when it is missing or not one."""
     path = os.path.join(folder, MANIFEST_FILE)
     try:
-        with open(path, encoding="utf-8") as fh:
-            data = json.load(fh)
+        data = read_json(path)
     except FileNotFoundError:
         raise ValueError(f"{folder}: no {MANIFEST_FILE}; this is not the output folder of `kpidsl run`") from None
-    except (OSError, UnicodeError, json.JSONDecodeError) as err:
-        raise ValueError(f"{path}: cannot be read ({err})") from None
     try:
         return Manifest.model_validate(data)
     except Exception as err:  # pydantic's ValidationError: a manifest of another version or a damaged one
@@ -251,8 +275,7 @@ def read_manifest(folder: str) -> Manifest:
 def is_run_folder(folder: str) -> bool:
     """A folder a previous run wrote (it may be replaced): it holds a kpidsl manifest."""
     try:
-        with open(os.path.join(folder, MANIFEST_FILE), encoding="utf-8") as fh:
-            data = json.load(fh)
-    except (OSError, UnicodeError, ValueError):
+        data = read_json(os.path.join(folder, MANIFEST_FILE))
+    except (OSError, ValueError):
         return False
     return isinstance(data, dict) and isinstance(data.get("engine"), dict) and data["engine"].get("name") == "kpidsl"
