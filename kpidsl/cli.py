@@ -34,8 +34,15 @@ class _Group(click.Group):
         from kpidsl import interrupts
 
         try:
-            return super().invoke(ctx)
-        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort, SystemExit):
+            result = super().invoke(ctx)
+        except (click.exceptions.ClickException, click.exceptions.Abort):
+            raise
+        except (click.exceptions.Exit, SystemExit) as done:
+            # A signal that some layer turned into an ordinary failure (DuckDB's own interrupt error
+            # read as a data problem, say) still ends the command as an interruption.
+            code = done.exit_code if isinstance(done, click.exceptions.Exit) else done.code
+            if interrupts.received() is not None and code != interrupts.exit_code():
+                self._interrupted(ctx, KeyboardInterrupt())
             raise
         except KeyboardInterrupt as err:
             self._interrupted(ctx, err)
@@ -49,6 +56,9 @@ class _Group(click.Group):
             if interrupts.received() is not None:
                 self._interrupted(ctx, err)  # DuckDB reports a signal as its own "Query interrupted" error
             self._internal_error(ctx, err)
+        if interrupts.received() is not None:
+            self._interrupted(ctx, KeyboardInterrupt())
+        return result
 
     @staticmethod
     def _interrupted(ctx: click.Context, err: BaseException) -> None:

@@ -201,6 +201,9 @@ class _Run:
                                                               f"{err.strerror or err}")
             outcome = self._locked(warnings)
             failed = outcome.outcome != RUN_OK
+            if interrupts.received() is not None and outcome.outcome != RUN_OK:
+                # DuckDB may report a signal as its own error, which a stage reads as its own failure.
+                return self._interrupted(warnings, KeyboardInterrupt())
             return outcome
         except KeyboardInterrupt as err:
             return self._interrupted(warnings, err)
@@ -218,10 +221,41 @@ class _Run:
         return RunReport(RUN_INTERRUPTED, warnings, message=f"interrupted ({interrupts.describe(err)}); {where}",
                          exit_code=interrupts.exit_code(err))
 
-    def _locked(self, warnings: tuple[Diagnostic, ...]) -> RunReport:
+    def _load_and_score(self, con: Any, warnings: tuple[Diagnostic, ...]) -> Any:
+        """The loaded data (scored into the `results` tables), or the report of why the run stops here."""
         from kpidsl import faults
         from kpidsl.data.problems import render_problems
         from kpidsl.data.validate import load_and_validate
+
+        try:
+            self.say(f"loading data for {self.period.label}")
+            load = load_and_validate(con, self.program, self.source, self.period, self.reject_invalid,
+                                     period_rows=self.allow_empty)
+            if not load.ok:
+                return RunReport(RUN_DATA, warnings, problems=render_problems(load))
+            faults.point("loaded")
+            self.say("scoring")
+            failure = _score(con, self.program, self.period)
+        except Exception as err:
+            if not _is_io_error(err):
+                raise
+            # DuckDB's spilled tables live in the work folder next to --out: a full disk there ends the run.
+            reason = _io_reason(str(err))
+            if reason == "Out of Memory":
+                reason = "out of memory"
+            else:
+                reason += f" (in the work folder next to {self.out})"
+            return RunReport(RUN_INPUT, warnings,
+                             message=f"cannot finish the run: {reason}; {self.out} was left as it was")
+        if isinstance(failure, Diagnostic):
+            return RunReport(RUN_FRAMEWORK, (*warnings, failure))
+        if failure:
+            return RunReport(RUN_FRAMEWORK, warnings, message=failure)
+        faults.point("scored")
+        return load
+
+    def _locked(self, warnings: tuple[Diagnostic, ...]) -> RunReport:
+        from kpidsl import faults
         from kpidsl.output.folder import out_problem
         from kpidsl.output.tables import OutputError
         from kpidsl.sql.connect import connect
@@ -236,22 +270,12 @@ class _Run:
         with _temporary_files_in(work):
             con = connect(memory_limit=RUN_MEMORY_LIMIT, temp_directory=work)
             try:
-                self.say(f"loading data for {self.period.label}")
-                load = load_and_validate(con, self.program, self.source, self.period, self.reject_invalid,
-                                         period_rows=self.allow_empty)
-                if not load.ok:
-                    return RunReport(RUN_DATA, warnings, problems=render_problems(load))
-                faults.point("loaded")
-                self.say("scoring")
-                failure = _score(con, self.program, self.period)
-                if isinstance(failure, Diagnostic):
-                    return RunReport(RUN_FRAMEWORK, (*warnings, failure))
-                if failure:
-                    return RunReport(RUN_FRAMEWORK, warnings, message=failure)
-                faults.point("scored")
+                scored = self._load_and_score(con, warnings)
+                if isinstance(scored, RunReport):
+                    return scored
                 self.say(f"writing {self.out}")
                 try:
-                    manifest = write_run(con, self.program, load, self.data, self.period, self.folder,
+                    manifest = write_run(con, self.program, scored, self.data, self.period, self.folder,
                                          self.formats, what_if=self.what_if, allow_empty=self.allow_empty,
                                          raw_csv=self.raw_csv)
                 except (OSError, OutputError) as err:
@@ -282,13 +306,13 @@ def _is_io_error(err: BaseException) -> bool:
         import duckdb
     except ImportError:  # pragma: no cover
         return False
-    return isinstance(err, (duckdb.IOException, duckdb.PermissionException))
+    return isinstance(err, (duckdb.IOException, duckdb.PermissionException, duckdb.OutOfMemoryException))
 
 
 def _io_reason(text: str) -> str:
     """The file system's words in a DuckDB I/O error, without DuckDB's paths and prefixes."""
     for phrase in ("No space left on device", "File too large", "Permission denied", "Read-only file system",
-                   "Disk quota exceeded", "File name too long"):
+                   "Disk quota exceeded", "File name too long", "Out of Memory"):
         if phrase.lower() in text.lower():
             return phrase
     first = text.strip().splitlines()[0] if text.strip() else "an I/O error"

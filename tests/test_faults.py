@@ -206,3 +206,23 @@ def test_diff_of_a_run_folder_puts_back_a_swap_a_kill_left(case):
     assert result.exit_code in (0, 1), result.output
     assert "kpidsl: a run was interrupted while replacing out; the earlier run was put back in place" in result.stderr
     assert _complete(folder / "out") == earlier
+
+
+def test_an_interruption_read_as_a_data_problem_is_still_an_interruption(case, monkeypatch):
+    # DuckDB may report a signal as one of its own errors, which reading a file turns into a data problem.
+    import kpidsl.interrupts as interrupts
+    from kpidsl.data.sources import StageError
+
+    folder, earlier, _ = case
+
+    def stage(*args, **kwargs):
+        interrupts._received = signal.SIGTERM
+        raise StageError("INTERRUPT Error: Interrupted!")
+
+    monkeypatch.setattr("kpidsl.data.sources.FolderSource.stage", stage)
+    monkeypatch.setattr(interrupts, "install", lambda: None)
+    result = _run_in_process("--out", "out")
+    monkeypatch.setattr(interrupts, "_received", None)
+    assert result.exit_code == 143
+    assert result.stderr == "kpidsl: interrupted (SIGTERM); out was left as it was\n"
+    assert _complete(folder / "out") == earlier and _leftovers(folder) == []

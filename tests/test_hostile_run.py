@@ -273,3 +273,19 @@ def test_xlsx_refuses_a_text_longer_than_a_cell_holds(fx):
     assert not (fx / "out").exists() and hidden(fx) == []
     assert run("--format", "csv").exit_code == 0  # the same data in CSV, whole
     assert "x" * 40_000 in (fx / "out" / "people.csv").read_text(encoding="utf-8")
+
+
+def test_a_full_disk_while_scoring_is_a_message(fx, monkeypatch):
+    # DuckDB spills its tables into the work folder next to --out; a full disk there ends the run.
+    import duckdb
+
+    def full(*args, **kwargs):
+        raise duckdb.IOException('IO Error: Could not write to file "/x/.out.work-abc/duckdb_temp_storage": '
+                                 "No space left on device")
+
+    monkeypatch.setattr("kpidsl.pipeline._score", full)
+    result = run()
+    assert result.exit_code == 2
+    assert result.stderr == ("kpidsl: cannot finish the run: No space left on device (in the work folder next to "
+                             "out); out was left as it was\n")
+    assert hidden(fx) == [] and not (fx / "out").exists()

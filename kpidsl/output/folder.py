@@ -37,6 +37,7 @@ except ImportError:  # pragma: no cover - not a POSIX system: runs are not locke
     fcntl = None  # type: ignore[assignment]
 
 JOURNAL_VERSION = 1
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _LONGEST_STEM = 180  # bytes of DIR's name kept in the hidden names; the rest becomes a hash
 
 
@@ -151,7 +152,8 @@ class OutputFolder:
         if fcntl is None:
             return
         for _ in range(10):
-            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
+            # Never through a symbolic link: a link planted in the parent would make the run truncate its target.
+            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | _NOFOLLOW | getattr(os, "O_CLOEXEC", 0), 0o644)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
@@ -239,11 +241,14 @@ class OutputFolder:
         return notices
 
     def _read_journal(self) -> dict | None:
-        try:
-            with open(self.journal_path, "rb") as fh:
-                raw = fh.read(4096)
-        except FileNotFoundError:
+        if not os.path.lexists(self.journal_path):
             return None
+        try:
+            fd = os.open(self.journal_path, os.O_RDONLY | _NOFOLLOW | getattr(os, "O_NONBLOCK", 0))
+            try:
+                raw = os.read(fd, 4096) if stat.S_ISREG(os.fstat(fd).st_mode) else b""
+            finally:
+                os.close(fd)
         except OSError:
             raw = b""
         try:
@@ -365,7 +370,8 @@ class OutputFolder:
     def _write_journal(self, staging: str, holder: str | None) -> None:
         text = json.dumps({"version": JOURNAL_VERSION, "pid": os.getpid(), "new": os.path.basename(staging),
                            "old": os.path.basename(holder) if holder else None})
-        fd = os.open(self.journal_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        _unlink(self.journal_path)
+        fd = os.open(self.journal_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o644)
         try:
             os.write(fd, text.encode("utf-8"))
             os.fsync(fd)
