@@ -103,6 +103,9 @@ CASES: dict[str, tuple[Callable[[Path], None], str]] = {
     "csv-unclosed-quote": (_tasks(TASK_HEADER + 't1,"p1,1,2025-07-01,,0\n' + TASK_ROW.replace("t1", "t2")),
                            'tasks.csv: cannot read the file: line 2: a value opens a double quote (") that is never '
                            'closed; close it, or write a quote inside a quoted value as two ("")'),
+    "csv-mixed-line-ends": (_tasks(TASK_HEADER.replace("\n", "\r\n") + TASK_ROW + TASK_ROW.replace("t1", "t2")),
+                            "tasks.csv: cannot read the file: the lines end in two ways: with CR LF (Windows, line 1) "
+                            "and with LF alone (line 2); save the file again so that every line ends the same way"),
     "csv-semicolons": (_tasks(TASK_HEADER.replace(",", ";") + "t1;p1;1,5;2025-07-01;;0\n"),
                        'tasks.csv:1: column coefficient: "1,5" has a comma: write numbers with a decimal point (1.5) '
                        "and without thousands separators (1500)"),
@@ -191,6 +194,12 @@ def test_semicolons_win_over_decimal_commas(tmp_path):
             in render_problems(result)), render_problems(result)
 
 
+def test_carriage_returns_inside_quoted_values_are_kept(tmp_path):
+    folder = _folder(tmp_path, _tasks((TASK_HEADER + 't1,"p\r1",1,2025-07-01,,0\n').replace("\n", "\r\n")))
+    result, con = load(program(tmp_path), folder)
+    assert 'tasks.csv:1: column person_id: "p\\r1" matches no person_id in people' in render_problems(result)
+
+
 def test_a_hidden_sheet_is_never_read(tmp_path):
     result, con = load(program(tmp_path), _folder(tmp_path, _xlsx(_hidden_first)))
     assert result.ok, render_problems(result)  # the visible sheet, without the hidden one's dangling row
@@ -238,6 +247,18 @@ def test_cached_formula_results_are_read(tmp_path):
     result, con = load(program(tmp_path), folder)
     assert result.ok, render_problems(result)
     assert con.execute("SELECT errors FROM data.tasks WHERE task_id = 't2'").fetchall() == [(2,)]
+
+
+def test_a_carriage_return_a_workbook_stored_is_read_back(tmp_path):
+    # A workbook stores CR as `_x000D_` and a literal `_x0041_` as `_x005F_x0041_`: read as written.
+    def escaped(book) -> None:
+        _task_rows(book.active)
+        book.active["A2"] = "t_x000D_1"
+        book.active["A3"] = "t_x005F_x0041_2"
+
+    result, con = load(program(tmp_path), _folder(tmp_path, _xlsx(escaped)))
+    assert result.ok, render_problems(result)
+    assert con.execute("SELECT task_id FROM data.tasks ORDER BY _row").fetchall() == [("t\r1",), ("t_x0041_2",)]
 
 
 def _task_rows_with_formula(book) -> None:

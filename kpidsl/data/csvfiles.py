@@ -23,6 +23,7 @@ from dataclasses import dataclass
 DELIMITERS = (";", "\t", "|", ",")
 MAX_LINE_BYTES = 2_097_152  # DuckDB's longest line, which kpidsl keeps
 SAMPLE_BYTES = 1 << 16
+CRLF, LF = b"\r\n", b"\n"
 SAMPLE_LINES = 50
 _NAMES = {",": "a comma", ";": "a semicolon", "\t": "a tab", "|": "a vertical bar"}
 _BOMS = ((codecs.BOM_UTF32_LE, "UTF-32"), (codecs.BOM_UTF32_BE, "UTF-32"), (codecs.BOM_UTF16_LE, "UTF-16"),
@@ -103,7 +104,8 @@ def _choose(text: str, truncated: bool) -> Dialect:
 def diagnose(path: str, dialect: Dialect) -> str | None:
     """What makes the file unreadable, read line by line in Python: the first such problem, or None."""
     csv.field_size_limit(MAX_LINE_BYTES + 1)
-    problem = _line_problem(path)
+    mixed: list[str] = []
+    problem = _line_problem(path, mixed)
     if problem:
         return problem
     with open(path, encoding="utf-8-sig", newline="") as fh:
@@ -120,18 +122,23 @@ def diagnose(path: str, dialect: Dialect) -> str | None:
         except csv.Error:
             return (f"line {start}: a value opens a double quote (\") that is never closed; close it, or write "
                     'a quote inside a quoted value as two ("")')
-    return None
+    return mixed[0] if mixed else None
 
 
-def _line_problem(path: str) -> str | None:
-    """A line that is not UTF-8 or too long, by its number: the whole file is read in binary, once."""
+def _line_problem(path: str, mixed: list[str]) -> str | None:
+    """A line that is not UTF-8 or too long, by its number: the whole file is read in binary, once. Line
+    ends of two kinds go into `mixed`, to be said when nothing else is wrong."""
     number = 0
+    ends: dict[bytes, int] = {}
     with open(path, "rb") as fh:
         while True:
             line = fh.readline(MAX_LINE_BYTES + 1)
             if not line:
-                return None
+                break
             number += 1
+            if line.endswith(b"\n"):
+                kind = CRLF if line.endswith(CRLF) else LF
+                ends.setdefault(kind, number)
             if len(line) > MAX_LINE_BYTES and not line.endswith(b"\n"):
                 return (f"line {number} is longer than {MAX_LINE_BYTES:,} bytes, the most a line may hold; "
                         "is this a CSV file?")
@@ -141,6 +148,11 @@ def _line_problem(path: str) -> str | None:
                 line.decode("utf-8")
             except UnicodeDecodeError as err:
                 return f"line {number}: " + _not_utf8(line, err.start, with_line=False)
+    if len(ends) > 1:
+        crlf, lf = ends[CRLF], ends[LF]
+        mixed.append(f"the lines end in two ways: with CR LF (Windows, line {crlf}) and with LF alone (line {lf}); "
+                     "save the file again so that every line ends the same way")
+    return None
 
 
 def _not_utf8(data: bytes, offset: int, with_line: bool = True) -> str:
@@ -163,6 +175,7 @@ def _ragged(line: int, width: int, header: int, delimiter: str) -> str:
         return (f"line 1 has 1 value and line 2 has {width}: if a title or notes stand above the header, "
                 "remove them so that the header is the first line")
     values = "value" if header == 1 else "values"
-    return (f"line {line} has {width} values, the header (line 1) has {header} {values} separated by "
+    found = "value" if width == 1 else "values"
+    return (f"line {line} has {width} {found}, the header (line 1) has {header} {values} separated by "
             f"{_NAMES.get(delimiter, repr(delimiter))}; a value holding {_NAMES.get(delimiter, delimiter)} "
             'must be in double quotes ("...")')

@@ -229,7 +229,7 @@ def _stage_text_rows(stager: _Stager, located: Located, header: Sequence[Any],
         if count:
             spec = "{" + ", ".join(f"'{name}': 'VARCHAR'" for name in ["r", *(f"c{i}" for i in range(width))]) + "}"
             con.execute(f"INSERT INTO {table} SELECT CAST(r AS BIGINT), * EXCLUDE (r) FROM read_csv($path, "
-                        f"header=false, auto_detect=false, delim=',', quote='\"', escape='\"', "
+                        f"header=false, auto_detect=false, delim=',', quote='\"', escape='\"', new_line='\\n', "
                         f"columns={spec})", {"path": tmp})
     if found is None or positions is None:
         return _finish(located, f"{table} AS r", names, [Column(name, f"r.c{i}", "text")

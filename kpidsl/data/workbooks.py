@@ -12,12 +12,23 @@ rather than read as an empty cell that a default would silently fill.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 import warnings
 from collections.abc import Iterator, Sequence
 from typing import Any
 
 FORMULAS_LISTED = 5
+# How a workbook stores a character XML cannot carry (a CR is `_x000D_`), and a literal `_xHHHH_`
+# (its `_` stored as `_x005F_`): read back as the text it stands for.
+_ESCAPED = re.compile(r"_x([0-9A-Fa-f]{4})_")
+
+
+def unescaped(value: Any) -> Any:
+    """A cell's text as written in the spreadsheet (openpyxl leaves `_x000D_` as it is stored)."""
+    if isinstance(value, str) and "_x" in value:
+        return _ESCAPED.sub(lambda m: chr(int(m.group(1), 16)), value)
+    return value
 
 
 class WorkbookError(ValueError):
@@ -75,7 +86,7 @@ class SheetReader:
     def header(self) -> tuple[Any, ...]:
         """The first row, without empty cells at its end."""
         first = next(self.sheet.iter_rows(min_row=1, max_row=1, values_only=True), ())
-        header = tuple(first)
+        header = tuple(unescaped(v) for v in first)
         while header and header[-1] is None:
             header = header[:-1]
         return header
@@ -91,7 +102,7 @@ class SheetReader:
         unsaved: list[str] = []
         count = 0
         for number, (cells, raw) in enumerate(zip(values, formulas), start=1):
-            picked = tuple(cells[i].value if i < len(cells) else None for i in columns)
+            picked = tuple(unescaped(cells[i].value) if i < len(cells) else None for i in columns)
             for i in columns:
                 if i < len(raw) and raw[i].data_type == "f" and (i >= len(cells) or cells[i].value is None):
                     count += 1
