@@ -17,7 +17,7 @@ from typing import Any
 
 from kpidsl.data.convert import CODE_KINDS, ISO_FORMS, TextForms, field_sql, sql_type, text_of
 from kpidsl.data.problems import DEFAULT_CAP, KINDS, DataLoad, DataProblem, FieldInfo, InputCounts, row_message
-from kpidsl.data.sources import DataSource, Located, Staged, StageError
+from kpidsl.data.sources import DataSource, Located, Staged, StageError, Wanted
 from kpidsl.period import Period
 from kpidsl.semantic.resolve import Program
 from kpidsl.sql.quoting import DATA_SCHEMA, WORK_SCHEMA, Constants, Params, ident, qualified
@@ -99,7 +99,7 @@ def _load_input(con: Any, index: int, inp: n.Input, loc: Located | None, source:
     out = _Table(index, inp, qualified(DATA_SCHEMA, inp.name), loc.name if loc else None, forms=forms)
     if loc is not None:
         try:
-            out.staged = source.stage(con, loc, [f.name for f in inp.fields])
+            out.staged = source.stage(con, loc, [Wanted(f.name, f.label) for f in inp.fields])
         except StageError as err:
             file_problems.append(DataProblem(inp.name, loc.name, "unreadable_file", f"cannot read the file: {err}"))
     staged = out.staged
