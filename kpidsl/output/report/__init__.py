@@ -125,24 +125,29 @@ def _units(con: Any, evidence: dict[str, Any], places: int, t: Lang, levels: dic
     total = con.execute(f"SELECT count(DISTINCT id) FROM {ents} WHERE entity = 'units'").fetchall()[0][0]
     top = _top_items(evidence, "people")
     series = charts.series(top)
+    shown = [u[0] for u in units]
+    # Only the units drawn, and only the people drawn in each: the rest stay in the database.
     rows = con.execute(
         f"WITH p AS (SELECT e.id, e.unit_id, e.score, e.score_name, e.rating, nm.name, row_number() OVER "
         f"(PARTITION BY e.unit_id ORDER BY e.score DESC NULLS LAST, e.id) AS r FROM {ents} AS e "
-        f"LEFT JOIN {NAMES} AS nm ON nm.entity = 'people' AND nm.id = e.id WHERE e.entity = 'people') "
-        f"SELECT p.unit_id, p.id, p.name, p.score, p.rating, i.path, i.contribution FROM p "
-        f"LEFT JOIN {result_table('items')} AS i ON i.entity = 'people' AND i.id = p.id "
-        "AND i.score_name IS NOT DISTINCT FROM p.score_name AND i.parent_path IS NULL "
-        "WHERE p.r <= $k ORDER BY p.unit_id, p.r, i.path", {"k": PEOPLE_PER_CHART}).fetchall()
+        f"LEFT JOIN {NAMES} AS nm ON nm.entity = 'people' AND nm.id = e.id "
+        "WHERE e.entity = 'people' AND list_contains($units, e.unit_id)), "
+        "drawn AS (SELECT * FROM p WHERE r <= $k) "
+        f"SELECT d.unit_id, d.id, d.name, d.score, d.rating, i.path, i.contribution FROM drawn AS d "
+        f"LEFT JOIN {result_table('items')} AS i ON i.entity = 'people' AND i.id = d.id "
+        "AND i.score_name IS NOT DISTINCT FROM d.score_name AND i.parent_path IS NULL "
+        "ORDER BY d.unit_id, d.r, i.path", {"k": PEOPLE_PER_CHART, "units": shown}).fetchall()
     by_unit: dict[str, dict[str, dict[str, Any]]] = {}
     for unit_id, pid, name, score, rating, path, contribution in rows:
         person = by_unit.setdefault(unit_id, {}).setdefault(pid, {"label": _who(pid, name), "score": score,
                                                                   "rating": rating, "parts": {}})
         if path is not None and contribution is not None:
             person["parts"][path] = contribution
-    counts = dict(con.execute(f"SELECT unit_id, count(*) FROM {ents} WHERE entity = 'people' GROUP BY ALL")
-                  .fetchall())
+    counts = dict(con.execute(f"SELECT unit_id, count(*) FROM {ents} WHERE entity = 'people' "
+                              "AND list_contains($units, unit_id) GROUP BY ALL", {"units": shown}).fetchall())
     mix_rows = con.execute(f"SELECT unit_id, rating, count(*) FROM {ents} WHERE entity = 'people' "
-                           "AND rating IS NOT NULL GROUP BY ALL").fetchall()
+                           "AND rating IS NOT NULL AND list_contains($units, unit_id) GROUP BY ALL",
+                           {"units": shown}).fetchall()
     mixes: dict[str, dict[str, int]] = {}
     for unit_id, rating, count in mix_rows:
         mixes.setdefault(unit_id, {})[rating] = count
