@@ -87,3 +87,17 @@ def test_a_framework_with_errors_writes_no_template(tmp_path):
     result = CliRunner().invoke(cli.main, ["template", str(bad), "--out", str(tmp_path / "t")])
     assert result.exit_code == 1
     assert "no template was written" in result.stderr and not (tmp_path / "t").exists()
+
+
+def test_labels_that_a_sheet_name_cannot_hold(tmp_path):
+    from openpyxl import load_workbook
+
+    fw = tmp_path / "fx.kpi"
+    fw.write_text('framework fx "Fx"\n  period quarter\n'
+                  'input people "Instructions" key id { id: text  unit: ref units }\n'
+                  'input units "Đơn vị: [cấp]/phòng?*" key id { id: text }\n'
+                  "units from units\npeople from people member of unit\n", encoding="utf-8")
+    result = CliRunner().invoke(cli.main, ["template", str(fw), "--out", str(tmp_path / "t")])
+    assert result.exit_code == 0, result.output
+    assert load_workbook(tmp_path / "t" / "people.xlsx").sheetnames == ["Instructions (1)", "Instructions"]
+    assert load_workbook(tmp_path / "t" / "units.xlsx").sheetnames[0] == "Đơn vị_ _cấp__phòng__"

@@ -118,7 +118,11 @@ def _write_xlsx(path: str, inp: n.Input, helps: list[ColumnHelp], t: Lang, decim
     head = book.add_format({"bold": True, "text_wrap": True, "valign": "top", "bg_color": "#E8EDF3", "border": 1})
     date_fmt = book.add_format({"num_format": "dd/mm/yyyy"})
     text_fmt = book.add_format({"num_format": "@"})
-    sheet = book.add_worksheet((inp.label or inp.name)[:31].translate(str.maketrans("[]:*?/\\", "_______")))
+    title = (inp.label or inp.name)[:31].translate(str.maketrans("[]:*?/\\", "_______")).strip("'") or inp.name
+    guide_title = t._("Instructions")[:31]
+    if title.casefold() == guide_title.casefold():
+        title = title[:27] + " (1)"  # two sheets may not share a name
+    sheet = book.add_worksheet(title)
     last = VALIDATED_ROWS
     for col, (f, h) in enumerate(zip(inp.fields, helps)):
         width = min(max(len(h.header), 12) + 2, 40)
@@ -132,7 +136,7 @@ def _write_xlsx(path: str, inp: n.Input, helps: list[ColumnHelp], t: Lang, decim
             sheet.data_validation(1, col, last, col, check)
     sheet.set_row(0, 32)
     sheet.freeze_panes(1, 0)
-    guide = book.add_worksheet(t._("Instructions")[:31])
+    guide = book.add_worksheet(guide_title)
     guide.set_column(0, 0, 36)
     guide.set_column(1, 1, 18)
     guide.set_column(2, 2, 34)
