@@ -95,8 +95,9 @@ def test_summary_lists_and_quota(page):
     # p3: top by score, good after the quota; the row says why, the score block by its label.
     assert ('<td>Staff</td>\n<td>ok</td><td class="num">95.80</td>\n'
             '<td>Good <span class="note">(by score: Top; Quota)</span></td>') in page
-    assert ("<tr><td>Top</td><td>Good</td><td><code>u1</code></td>\n<td class=\"num\">1</td>"
-            "<td class=\"num\">2</td>\n<td>resolved by score</td>\n<td><code>p2</code></td>\n"
+    # The quota's group and people by name where they have one (p3 has none), ids beside.
+    assert ("<tr><td>Top</td><td>Good</td><td>Unit one <code>u1</code></td>\n<td class=\"num\">1</td>"
+            "<td class=\"num\">2</td>\n<td>resolved by score</td>\n<td>&lt;b&gt;Trần&lt;/b&gt; Bình <code>p2</code></td>\n"
             "<td><code>p3</code></td></tr>") in page
     assert "<td>general_points is missing (missing fail)</td>" in page
     # tasks.csv: 5 rows read, t5 is outside the quarter, 4 used.

@@ -315,9 +315,15 @@ def report_data(con: Any, manifest: Manifest, evidence: dict[str, Any], t: Lang 
     people, people_total = _listed(con, "people", places, t, levels, evidence)
     unit_rows, _ = _listed(con, "units", places, t, levels, evidence)
     quota = []
-    for q in manifest.quota[:ROW_LIMIT]:
+    listed = manifest.quota[:ROW_LIMIT]
+    ids = sorted({i for q in listed for i in [*q.kept, *q.moved]} | {q.group for q in listed if q.group})
+    names = dict(con.execute(f"SELECT id, name FROM {NAMES} WHERE name IS NOT NULL AND list_contains($ids, id) "
+                             "ORDER BY entity DESC", {"ids": ids}).fetchall()) if ids else {}
+    for q in listed:
         quota.append({**q.model_dump(), "level_label": _level_name(levels, q.level),
-                      "of_label": _level_name(levels, q.of_level)})
+                      "of_label": _level_name(levels, q.of_level), "group_name": names.get(q.group or "", ""),
+                      "kept_named": [(i, names.get(i, "")) for i in q.kept],
+                      "moved_named": [(i, names.get(i, "")) for i in q.moved]})
     errors = [{"entity": e, "id": i, "score_name": s or "", "reason": r or ""} for e, i, s, r in con.execute(
         f"SELECT entity, id, score_name, reason FROM {result_table('entities')} WHERE status = 'error' "
         "ORDER BY entity, id, score_name NULLS FIRST LIMIT $n", {"n": ROW_LIMIT}).fetchall()]
