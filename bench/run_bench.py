@@ -377,6 +377,9 @@ def main() -> int:
             v_med, _, _ = summary("checked", old["checked"])
             print(f"for reference: kpidsl / staff-only baseline {k_med / b_med:.2f}x, "
                   f"kpidsl / checked baseline {k_med / v_med:.2f}x, yardstick / checked baseline {y_med / v_med:.2f}x")
+        for name, out in (("kpidsl", k_out), ("the yardstick", y_out)):
+            files = [f for f in out.rglob("*") if f.is_file()]
+            print(f"{name} wrote {len(files)} files, {sum(f.stat().st_size for f in files) / 1024 ** 2:.1f} MiB")
         if disagreements:
             print("DISAGREEMENT between kpidsl and the yardstick:\n    " + "\n    ".join(disagreements))
             return 1
