@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import shutil
 import sys
+from datetime import date
 from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
@@ -147,9 +148,9 @@ def test_agrees_with_kpidsl_person_by_person_and_unit_by_unit(diverse, tmp_path)
     for table in ("people", "units"):
         kpidsl_rows, ours = results(tmp_path / "kpidsl", table), results(tmp_path / "yardstick", table)
         assert len(ours) == (360 if table == "people" else 13)
-        assert {k: v for k, v in kpidsl_rows.items() if ours.get(k) != v} == \
-               {k: ours.get(k) for k, v in kpidsl_rows.items() if ours.get(k) != v}
-        assert kpidsl_rows == ours
+        differing = {key: (kpidsl_rows.get(key), ours.get(key)) for key in kpidsl_rows.keys() | ours.keys()
+                     if kpidsl_rows.get(key) != ours.get(key)}
+        assert differing == {}, f"{table}: (kpidsl, yardstick) differ"
 
 
 def test_the_data_exercises_the_rules(diverse, tmp_path):
@@ -289,3 +290,18 @@ def test_the_yardstick_command_exits_2_on_bad_data_and_writes_nothing(plain, tmp
     assert not (tmp_path / "out").exists()
     assert yardstick.main(["--data", str(plain), "--period", PERIOD, "--out", str(tmp_path / "out")]) == 0
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["people.parquet", "units.parquet"]
+
+
+def test_periods_and_column_types():
+    assert yardstick.period_bounds("2025-Q3") == (date(2025, 7, 1), date(2025, 9, 30))
+    assert yardstick.period_bounds("2024-02") == (date(2024, 2, 1), date(2024, 2, 29))
+    assert yardstick.period_bounds("2025-12") == (date(2025, 12, 1), date(2025, 12, 31))
+    assert yardstick.period_bounds("2025") == (date(2025, 1, 1), date(2025, 12, 31))
+    for bad in ("2025-Q5", "2025-13", "25", "2025-7"):
+        with pytest.raises(ValueError):
+            yardstick.period_bounds(bad)
+    assert yardstick.column_fits("cents", "DECIMAL(18,2)") and yardstick.column_fits("cents", "DECIMAL(9,0)")
+    assert not yardstick.column_fits("cents", "DECIMAL(38,2)")    # cents might not fit 64 bits
+    assert not yardstick.column_fits("cents", "DECIMAL(18,3)")    # not whole cents
+    assert not yardstick.column_fits("cents", "DOUBLE")
+    assert yardstick.column_fits("integer", "INTEGER") and not yardstick.column_fits("integer", "HUGEINT")
