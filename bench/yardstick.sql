@@ -26,7 +26,7 @@
 --   enums       kind, role, organising, cohesion among their values (surrounding blanks ignored);
 --   bounds      coefficient > 0, errors >= 0, delays >= 0, general_points between 0 and 30,
 --               plan_items, plan_done, budget_plan, budget_spent >= 0, reform_index between 0 and 100;
---   tables      at least one person and one unit.
+--   tables      at least one person and one unit; at least one task and one unit report in the period.
 -- Tasks are read once for scoring (per-person sums and per-person problem counts in one aggregation)
 -- and once for their keys (task_id and due only: the one column scoring does not read).
 --
@@ -321,6 +321,7 @@ found (input, kind, n) AS (
     UNION ALL SELECT 'tasks', 'empty_value', sum(tasks) FILTER (WHERE NOT known AND blank(person_id)) FROM persons
     UNION ALL SELECT 'tasks', 'dangling_reference', sum(tasks) FILTER (WHERE NOT known AND NOT blank(person_id))
         FROM persons
+    UNION ALL SELECT 'tasks', 'empty_period', (coalesce(sum(tasks), 0) = 0)::INTEGER FROM persons
     UNION ALL SELECT 'tasks', 'empty_value', empty FROM task_keys
     UNION ALL SELECT 'tasks', 'hash repeated', repeats FROM task_keys
     UNION ALL SELECT 'people', 'empty_value', sum(empty_values) FROM persons WHERE known
@@ -341,6 +342,7 @@ found (input, kind, n) AS (
     UNION ALL SELECT 'unit_reports', 'dangling_reference', sum(reports) FILTER (WHERE NOT known AND NOT blank(unit_id))
         FROM unit_scores
     UNION ALL SELECT 'unit_reports', 'hash repeated', repeats FROM report_keys
+    UNION ALL SELECT 'unit_reports', 'empty_period', (coalesce(sum(reports), 0) = 0)::INTEGER FROM unit_scores
 )
 SELECT input, kind, sum(n) AS n FROM found WHERE n > 0 GROUP BY ALL;
 

@@ -236,6 +236,9 @@ CORRUPT = {
     "duplicate report": ("unit_reports", "UPDATE src SET report_id = 'r01' WHERE unit_id = 'u03'",
                          {("unit_reports", "duplicate_key")}),
     "no people": ("people", "DELETE FROM src", {("people", "empty_table"), ("tasks", "dangling_reference")}),
+    "no task in the period": ("tasks", "UPDATE src SET due = due + INTERVAL 92 DAY", {("tasks", "empty_period")}),
+    "no report in the period": ("unit_reports", "UPDATE src SET reported = DATE '2025-06-30'",
+                                {("unit_reports", "empty_period")}),
     "errors as text": ("tasks", "ALTER TABLE src ALTER errors TYPE VARCHAR; "
                                 "UPDATE src SET errors = 'one' WHERE task_id = 't0003'",
                        {("tasks", "wrong_type")}),
@@ -254,7 +257,7 @@ def kpidsl_problems(folder: Path) -> set[tuple[str, str]]:
     program, _ = resolve(str(CENTRAL), Loader())
     con = duckdb.connect()
     try:
-        load = load_and_validate(con, program, FolderSource(str(folder)), parse_period(PERIOD))
+        load = load_and_validate(con, program, FolderSource(str(folder)), parse_period(PERIOD), period_rows=())
     finally:
         con.close()
     return {(p.input, p.kind) for p in load.problems}

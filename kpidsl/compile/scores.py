@@ -108,13 +108,15 @@ class ScoreCompiler:
                 tests = None     # an earlier score without `where` takes everyone
                 break
             tests.append(ec.expr(other.where, s))
+        mine = ec.expr(self.score.where, s) if self.score.where is not None else V("TRUE", "bool", simple=True)
+        # Whether the `where` holds at all, earlier scores aside: the manifest counts who matched several.
+        match = self.col("match", V(f"coalesce({mine.sql}, FALSE)", "bool", _deps([mine])))
         if tests is None:
             on = V("FALSE", "bool", simple=True)
         else:
-            mine = ec.expr(self.score.where, s) if self.score.where is not None else V("TRUE", "bool", simple=True)
             taken = " OR ".join(f"coalesce({t.sql}, FALSE)" for t in tests)
-            sql = f"coalesce({mine.sql}, FALSE)" + (f" AND NOT ({taken})" if taken else "")
-            on = V(f"({sql})", "bool", _deps([mine, *tests]))
+            sql = match.sql + (f" AND NOT ({taken})" if taken else "")
+            on = V(f"({sql})", "bool", _deps([match, *tests]))
         self.on = self.col("on", on)
         self.rel.guard = self.prefix + "on"
         try:
