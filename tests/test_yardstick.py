@@ -38,7 +38,7 @@ INPUTS = ("tasks", "people", "units", "unit_reports")
 # 12 units of 30 people (u00..u11, p000..p359): in each, the first is the head, the next two deputies.
 RESHAPE = {
     "people": """
-        SELECT person_id,
+        SELECT person_id, name,
             CASE WHEN person_id BETWEEN 'p210' AND 'p239' AND role = 'staff' THEN 'u08' ELSE unit_id END AS unit_id,
             CASE WHEN person_id = 'p200' THEN ' staff' WHEN person_id = 'p201' THEN 'staff ' ELSE role END AS role,
             CASE WHEN person_id = 'p152' THEN 15 ELSE coalesce((SELECT points FROM perfect WHERE id = person_id),
