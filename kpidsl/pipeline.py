@@ -110,12 +110,25 @@ class RunReport:
     manifest: Any = None  # kpidsl.output.manifest.Manifest when the outputs were written
     out_dir: str | None = None
     exit_code: int = 0  # for RUN_INTERRUPTED: 128 + the signal's number
+    lang: Any = None  # kpidsl.i18n.Lang: the language the outputs were written in
+
+
+@dataclass(frozen=True)
+class OutputOptions:
+    """How the outputs are written: their language (None: the framework's), the long tables, the CSV BOM,
+    and whether CSV cells are written raw (not neutralised against spreadsheet formulas)."""
+
+    lang: str | None = None
+    long: bool = False
+    bom: bool = True
+    raw_csv: bool = False
 
 
 def run_framework(framework: str, data: str, period: str, out: str, formats: Sequence[str] = ("csv", "parquet"),
                   reject_invalid: bool = False, progress: Callable[[str], None] | None = None,
                   what_if: bool = False, allow_empty: Sequence[str] = (),
-                  notice: Callable[[str], None] | None = None, raw_csv: bool = False) -> RunReport:
+                  options: OutputOptions = OutputOptions(),
+                  notice: Callable[[str], None] | None = None) -> RunReport:
     """Check the framework, load and validate the period's data, score it, and write every output to `out`.
 
     Nothing is written unless everything succeeds; `out` is then replaced as a whole
@@ -166,7 +179,7 @@ def run_framework(framework: str, data: str, period: str, out: str, formats: Seq
     if unknown:
         return RunReport(RUN_INPUT, warnings, message=f"--allow-empty: {unknown[0]} is not an input read by period; "
                                                       f"those are: {', '.join(dated) or 'none'}")
-    run = _Run(program, source, data, the_period, out, formats, reject_invalid, raw_csv, say, notice,
+    run = _Run(program, source, data, the_period, out, formats, reject_invalid, options, say, notice,
                what_if=what_if, allow_empty=tuple(allow_empty))
     return run.report(warnings)
 
@@ -175,14 +188,14 @@ class _Run:
     """One run from the lock on the output folder to its release: every exit path cleans up."""
 
     def __init__(self, program: Program, source: Any, data: str, period: Any, out: str, formats: Sequence[str],
-                 reject_invalid: bool, raw_csv: bool, say: Callable[[str], None],
+                 reject_invalid: bool, options: OutputOptions, say: Callable[[str], None],
                  notice: Callable[[str], None] | None, what_if: bool = False,
                  allow_empty: tuple[str, ...] = ()) -> None:
         from kpidsl.output.folder import OutputFolder
 
         self.what_if, self.allow_empty = what_if, allow_empty
         self.program, self.source, self.data, self.period = program, source, data, period
-        self.out, self.formats, self.reject_invalid, self.raw_csv = out, formats, reject_invalid, raw_csv
+        self.out, self.formats, self.reject_invalid, self.options = out, formats, reject_invalid, options
         self.say, self.notice = say, notice or (lambda _text: None)
         self.folder = OutputFolder(out)
 
@@ -277,7 +290,7 @@ class _Run:
                 try:
                     manifest = write_run(con, self.program, scored, self.data, self.period, self.folder,
                                          self.formats, what_if=self.what_if, allow_empty=self.allow_empty,
-                                         raw_csv=self.raw_csv)
+                                         options=self.options)
                 except (OSError, OutputError) as err:
                     return RunReport(RUN_INPUT, warnings, message=_write_failure(err, self.out))
                 except Exception as err:
@@ -286,7 +299,10 @@ class _Run:
                     return RunReport(RUN_INPUT, warnings, message=_write_failure(err, self.out))
             finally:
                 con.close()
-        return RunReport(RUN_OK, warnings, manifest=manifest, out_dir=self.out)
+        from kpidsl.i18n import language_of
+
+        return RunReport(RUN_OK, warnings, manifest=manifest, out_dir=self.out,
+                         lang=language_of(self.program.root, self.options.lang, self.program.frameworks))
 
 
 def _write_failure(err: BaseException, out: str) -> str:
@@ -407,10 +423,11 @@ def _score(con: Any, program: Program, period: Any) -> Diagnostic | str | None:
 
 def write_run(con: Any, program: Program, load: Any, data: str, period: Any, folder: Any,
               formats: Sequence[str], what_if: bool = False, allow_empty: Sequence[str] = (),
-              raw_csv: bool = False) -> Any:
+              options: OutputOptions = OutputOptions()) -> Any:
     """Write every output into a fresh folder next to the output folder, then put it in place; the manifest."""
     from kpidsl import __version__, faults
     from kpidsl.data.problems import write_rejects
+    from kpidsl.i18n import language_of
     from kpidsl.output import manifest as mf
     from kpidsl.output.folder import OutputFolder
     from kpidsl.output.report import report_data, write_report
@@ -419,21 +436,24 @@ def write_run(con: Any, program: Program, load: Any, data: str, period: Any, fol
 
     if not isinstance(folder, OutputFolder):
         folder = OutputFolder(folder)
+    lang = language_of(program.root, options.lang, program.frameworks)
+    neutralise = not options.raw_csv
     staging = folder.new_staging()
     evidence = framework_evidence(program)
     sources = collect_sources(program.files)
     names: list[str] = write_sources(staging, sources)
     if load.reject_invalid:
-        write_rejects(con, load, os.path.join(staging, "rejects.csv"), neutralise=not raw_csv)
+        write_rejects(con, load, os.path.join(staging, "rejects.csv"), neutralise=neutralise)
         names.append("rejects.csv")
     evidence_files = write_evidence(con, staging, evidence)
     faults.point("evidence")
-    names += write_tables(con, staging, evidence, formats, neutralise=not raw_csv) + evidence_files
+    names += write_tables(con, staging, evidence, formats, lang=lang, long=options.long, bom=options.bom,
+                          neutralise=neutralise) + evidence_files
     manifest = mf.Manifest(engine=mf.Engine(version=__version__), framework=mf.framework_info(program, sources),
                            period=mf.period_info(period), data=mf.data_info(data, load, allow_empty),
                            results=mf.result_counts(con), quota=mf.quota_decisions(con), what_if=what_if,
                            population=mf.population_counts(con))
-    write_report(os.path.join(staging, "report.html"), report_data(con, manifest, evidence))
+    write_report(os.path.join(staging, "report.html"), report_data(con, manifest, evidence, lang))
     names.append("report.html")
     faults.point("report")
     manifest = manifest.model_copy(update={"outputs": mf.output_files(staging, names)})

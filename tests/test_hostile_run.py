@@ -178,12 +178,17 @@ FORMULAS = {"p1": "=HYPERLINK(\"http://x\",\"y\")", "p2": "+cmd|' /C calc'!A0", 
 
 def test_csv_cells_that_look_like_formulas_are_neutralised(fx):
     with_ids(fx, FORMULAS)
-    assert run().exit_code == 0
-    rows = list(csv.reader(io.StringIO((fx / "out" / "people.csv").read_text(encoding="utf-8"))))
-    ids = [row[0] for row in rows[1:]]
+    assert run("--long").exit_code == 0
+
+    def cells(name: str) -> list[list[str]]:
+        return list(csv.reader(io.StringIO((fx / "out" / name).read_text(encoding="utf-8-sig"))))
+
+    ids = [row[0] for row in cells("people.csv")[1:]]
     assert ids == ["'+cmd|' /C calc'!A0", "'=HYPERLINK(\"http://x\",\"y\")", "'@SUM(1+1)"]
-    items = list(csv.reader(io.StringIO((fx / "out" / "items.csv").read_text(encoding="utf-8"))))
-    assert all(not row[1].startswith(("=", "+", "@")) for row in items[1:])
+    for name in ("items.csv", "measures.csv", "rating_steps.csv", "quota.csv"):
+        assert all(not cell.startswith(("=", "+", "@")) for row in cells(name)[1:] for cell in row), name
+    # The ids a quota kept or moved are a list written as text: neutralised as a whole cell.
+    assert any(cell.startswith("'") for row in cells("quota.csv")[1:] for cell in row)
     # Parquet holds the data as it is: it is not opened as a spreadsheet.
     import duckdb
 
@@ -229,14 +234,15 @@ def test_escapes_in_data_never_reach_the_terminal(fx):
     explained = CliRunner().invoke(cli.main, ["explain", f"o{ESCAPES}ut", "--id", f"p{ESCAPES}1"])
     assert explained.exit_code == 0, explained.output
     assert "\x1b" not in explained.output and "\u202e" not in explained.output
-    assert "person p\ufffd]0;owned\ufffd\ufffd[2J\ufffd1 · score staff" in explained.stdout
+    assert "person Nguyễn Văn An (p\ufffd]0;owned\ufffd\ufffd[2J\ufffd1) · score staff" in explained.stdout
     missing = CliRunner().invoke(cli.main, ["explain", f"o{ESCAPES}ut", "--id", f"q{ESCAPES}"])
     assert missing.exit_code == 2 and "\x1b" not in missing.output
 
 
 def test_escapes_in_data_problems_never_reach_the_terminal(fx):
-    (fx / "data" / "people.csv").write_text(DATA["people.csv"].replace("p2,u1,staff", f"p2,u1,st{ESCAPES}"),
+    (fx / "data" / "people.csv").write_text(DATA["people.csv"].replace(",u1,staff,30,0\np3", f",u1,st{ESCAPES},30,0\np3"),
                                             encoding="utf-8")
+    assert ESCAPES in (fx / "data" / "people.csv").read_text(encoding="utf-8")
     result = run()
     assert result.exit_code == 2
     assert "\x1b" not in result.output and "\u202e" not in result.output and "\x07" not in result.output

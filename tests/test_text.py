@@ -52,7 +52,8 @@ def test_numbers_are_not_formulas(number):
 @settings(max_examples=60, deadline=None)
 @given(st.lists(TRICKY, min_size=1, max_size=20))
 def test_the_sql_form_neutralises_exactly_as_python_does(texts):
-    texts = [t.replace("\x00", "") for t in texts]  # DuckDB's VARCHAR holds no NUL
+    # DuckDB's VARCHAR holds no NUL and no lone surrogate (no UTF-8 has one).
+    texts = ["".join(ch for ch in t if ch != "\x00" and not 0xD800 <= ord(ch) <= 0xDFFF) for t in texts]
     with duckdb.connect() as con:
         con.execute("CREATE TABLE t (i INTEGER, v VARCHAR)")
         con.executemany("INSERT INTO t VALUES (?, ?)", list(enumerate(texts)))
