@@ -157,3 +157,33 @@ def test_a_run_into_a_folder_with_a_deep_manifest_is_refused_not_an_internal_err
                                            "--out", str(folder)])
     assert result.exit_code == 2
     assert "holds files that kpidsl did not write" in result.stderr
+
+
+# ---------------------------------------------------------------- sheets reads the same folder
+
+def sheets(folder: Path):
+    result = CliRunner().invoke(cli.main, ["sheets", str(folder), "--format", "html", "--to",
+                                           str(folder.parent / "sheets")])
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+    assert "internal error" not in result.output and "Traceback" not in result.output, result.output
+    return result
+
+
+def test_sheets_refuse_an_altered_folder(folder):
+    (folder / "evidence" / "framework.json").write_text(DEEP, encoding="utf-8")
+    result = sheets(folder)
+    assert result.exit_code == 2
+    assert "evidence/framework.json (changed) does not match its manifest" in result.stderr
+
+
+@pytest.mark.parametrize("text", [DEEP, "[1]", json.dumps({"scores": 5, "rounding": {"places": 2}})])
+def test_sheets_refuse_a_forged_folder(folder, text):
+    (folder / "evidence" / "framework.json").write_text(text, encoding="utf-8")
+    forge(folder, "evidence/framework.json")
+    result = sheets(folder)
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"kpidsl: {folder}")
+
+
+def test_sheets_of_an_untouched_folder_are_written(folder):
+    assert sheets(folder).exit_code == 0

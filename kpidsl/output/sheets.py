@@ -10,7 +10,6 @@ holds the unit's own sheet, then one sheet per member.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from dataclasses import dataclass, field
@@ -100,23 +99,30 @@ class _Run:
     """A run folder's evidence, read through DuckDB."""
 
     def __init__(self, folder: str) -> None:
-        import duckdb
-
-        from kpidsl.output.manifest import read_manifest
+        from kpidsl.output.manifest import read_json, read_manifest
+        from kpidsl.output.verify import altered_evidence, describe
+        from kpidsl.sql.connect import connect
 
         try:
             self.manifest = read_manifest(folder)
         except ValueError as err:
             raise SheetsError(str(err), "name the folder given as --out to `kpidsl run`") from None
         self.folder = folder
+        # As for `explain`: the evidence is believed only when it is what the manifest lists.
+        altered = altered_evidence(folder, self.manifest)
+        if altered:
+            verb = "does" if len(altered) == 1 else "do"
+            raise SheetsError(f"{folder} was altered after the run: {describe(altered)} {verb} not match its "
+                              "manifest", "run `kpidsl run` again to rebuild the folder")
         path = os.path.join(folder, EVIDENCE_DIR, FRAMEWORK_EVIDENCE)
         try:
-            with open(path, encoding="utf-8") as fh:
-                self.evidence = json.load(fh)
-        except (OSError, ValueError) as err:
-            raise SheetsError(f"{path}: cannot be read ({err})", "run `kpidsl run` again") from None
-        self.places = int(self.evidence.get("rounding", {}).get("places", 2))
-        self.con = duckdb.connect()
+            self.evidence = read_json(path)
+            if not isinstance(self.evidence, dict):
+                raise ValueError("not a JSON object")
+            self.places = int(self.evidence.get("rounding", {}).get("places", 2))
+        except (OSError, ValueError, TypeError, AttributeError) as err:
+            raise SheetsError(f"{path}: not as a run writes it ({str(err)[:200]})", "run `kpidsl run` again") from None
+        self.con = connect()
 
     def table(self, name: str) -> str:
         path = os.path.join(self.folder, EVIDENCE_DIR, f"{name}.parquet")
@@ -230,9 +236,9 @@ def sheet_files(folder: str, entity_id: str | None = None, unit: str | None = No
                 t: Lang | None = None) -> tuple[list[SheetFile], _Run, Lang]:
     """The files to write: one person (`entity_id`), one unit and its members (`unit`), or every unit."""
     run = _Run(folder)
-    t = t or language(run.evidence.get("language"))
-    ents = run.table("entities")
     try:
+        t = t or language(run.evidence.get("language"))
+        ents = run.table("entities")
         if entity_id is not None:
             found = run.rows(f"SELECT * FROM {ents} WHERE id = $id ORDER BY entity, score_name NULLS FIRST",
                              {"id": entity_id})
@@ -251,7 +257,7 @@ def sheet_files(folder: str, entity_id: str | None = None, unit: str | None = No
                                "ORDER BY id, score_name NULLS FIRST", {"u": u["id"]})
             files.append(SheetFile(file_stem(u["id"]), u.get("name") or u["id"], _sheets(run, [u, *members], t)))
         return files, run, t
-    except SheetsError:
+    except BaseException:
         run.con.close()
         raise
 
@@ -282,6 +288,19 @@ def write_pdf(html: str, path: str) -> None:
 def write_sheets(folder: str, entity_id: str | None = None, unit: str | None = None, to: str | None = None,
                  formats: tuple[str, ...] = FORMATS, lang: str | None = None) -> list[str]:
     """Write the sheets asked for; returns the paths written."""
+    import duckdb
+
+    try:
+        return _write_sheets(folder, entity_id, unit, to, formats, lang)
+    except (duckdb.Error, KeyError, TypeError, ValueError, AttributeError, IndexError, ArithmeticError,
+            RecursionError) as err:
+        # Evidence that matches a manifest rewritten to match it: of a shape no run writes.
+        raise SheetsError(f"{folder}: the evidence is not as a run writes it ({type(err).__name__}: "
+                          f"{str(err)[:200]})", "run `kpidsl run` again to rebuild the folder") from None
+
+
+def _write_sheets(folder: str, entity_id: str | None, unit: str | None, to: str | None,
+                  formats: tuple[str, ...], lang: str | None) -> list[str]:
     files, run, t = sheet_files(folder, entity_id, unit, language(lang) if lang else None)
     target = to or os.path.join(folder, SHEETS_DIR)
     try:
