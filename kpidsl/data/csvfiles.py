@@ -116,7 +116,7 @@ def diagnose(path: str, dialect: Dialect) -> str | None:
             for row in reader:
                 if row and first_width is None:
                     first_width = len(row)
-                elif row and len(row) != first_width:
+                elif row and first_width is not None and len(row) != first_width:
                     return _ragged(start, len(row), first_width, dialect.delimiter)
                 start = reader.line_num + 1
         except csv.Error:

@@ -351,7 +351,7 @@ class OutputFolder:
                 os.rename(staging, self.target)
                 self.placed = True
             except BaseException:
-                if moved:
+                if moved and aside is not None:
                     os.rename(aside, self.target)
                 if holder:
                     shutil.rmtree(holder, ignore_errors=True)
