@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 
 from kpidsl.check import CheckContext
-from kpidsl.check.cycles import strongly_connected
 from kpidsl.diagnostics import Diagnostic
+from kpidsl.semantic.graph import Edges, graph_of, strongly_connected
 from kpidsl.semantic.resolve import Program
 from kpidsl.semantic.scope import scope_of
 from kpidsl.semantic.types import COLLECTION_AGGREGATES, Analysis, NodeKey, describe, describe_node
@@ -25,7 +25,7 @@ def run(program: Program, ctx: CheckContext) -> Iterable[Diagnostic]:
     found: list[Diagnostic] = []
     found.extend(_reach_out(a))
     found.extend(_refs(program, a))
-    found.extend(_tree_quotas(program, a))
+    found.extend(_tree_quotas(program, graph_of(ctx).edges))
     found.extend(_rollup_reads(program, a))
     found.extend(_rollup_scores(program))
     found.extend(_keys(program))
@@ -79,11 +79,7 @@ def _refs(program: Program, a: Analysis) -> Iterator[Diagnostic]:
 
 
 # ---------------------------------------------------------------- quotas along the unit tree
-def _tree_quotas(program: Program, a: Analysis) -> Iterator[Diagnostic]:
-    edges: dict[NodeKey, dict] = {k: dict(v) for k, v in a.edges.items()}
-    for key in list(edges):
-        if key[0] == "rating" and key[2] == "score":
-            edges[key].setdefault(("score", key[3]), {})
+def _tree_quotas(program: Program, edges: Edges) -> Iterator[Diagnostic]:
     reported: set[str] = set()
     for comp in strongly_connected(edges):
         node = next(iter(comp))

@@ -11,7 +11,6 @@ computed one depth of the tree at a time.
 
 from __future__ import annotations
 
-import heapq
 from dataclasses import dataclass, replace
 
 from kpidsl.compile.aggregates import Scan
@@ -20,11 +19,12 @@ from kpidsl.compile.frame import SELF, SOURCE, ColInfo, CompileError, Frame, Nee
 from kpidsl.compile.names import Names
 from kpidsl.compile.ratings import RatingCols, RatingCompiler
 from kpidsl.compile.relation import Rel
-from kpidsl.compile.scores import ScoreCols, ScoreCompiler
+from kpidsl.compile.scores import ScoreCols, ScoreCompiler, population
 from kpidsl.compile.values import V, _deps, sql_type
 from kpidsl.plan import Plan, RollupPlan, Rule, Step
+from kpidsl.semantic.graph import declaration, dependency_graph
 from kpidsl.semantic.resolve import Program
-from kpidsl.semantic.scope import Analysis, NodeKey, walk
+from kpidsl.semantic.scope import Analysis, NodeKey
 from kpidsl.sql import decimal as D
 from kpidsl.sql.quoting import Params, ident, qualified
 from kpidsl.syntax import nodes as n
@@ -119,6 +119,7 @@ class PlanCompiler:
     def __init__(self, program: Program, analysis: Analysis) -> None:
         self.p = program
         self.a = analysis
+        self.graph = dependency_graph(program, analysis)
         rounding = program.rounding
         self.rounding = (rounding.places, rounding.mode) if rounding is not None else DEFAULT_ROUNDING
         if not 0 <= self.rounding[0] <= D.SCALE:
@@ -233,84 +234,25 @@ class PlanCompiler:
                     rules=(Rule("base", "people", decl.span),))
 
     # ------------------------------------------------------------ order
-    def _nodes(self) -> list[NodeKey]:
-        nodes: list[NodeKey] = [("measure", m) for m in self.p.measures]
-        for score in self.p.scores.values():
-            nodes.append(("score", score.name))
-            r = self.names.rating_of.get(score.name)
-            if r is not None:
-                nodes.append(("rating", r, "score", score.name))
-        return nodes
-
     def _decl(self, key: NodeKey) -> n.Node:
-        if key[0] == "measure":
-            return self.p.measures[key[1]]
-        if key[0] == "score":
-            return self.p.scores[key[1]]
-        return self.p.scores[key[3]]
+        return declaration(self.p, key)
 
     def _entity(self, key: NodeKey) -> str:
-        decl = self._decl(key)
-        return decl.entity
+        return self._decl(key).entity
 
-    def _edges(self, nodes: list[NodeKey]) -> dict[NodeKey, dict[NodeKey, set]]:
-        known = set(nodes)
-        edges: dict[NodeKey, dict[NodeKey, set]] = {k: {} for k in nodes}
-        for key in nodes:
-            for dep, labels in self.a.edges.get(key, {}).items():
-                if dep in known:
-                    edges[key].setdefault(dep, set()).update(labels)
-            if key[0] == "rating":
-                edges[key].setdefault(("score", key[3]), set()).add(frozenset())
-        # A score is given to those its `where` takes and no earlier score's `where` took.
-        by_entity: dict[str, list[n.Score]] = {}
-        for score in self.p.scores.values():
-            earlier = by_entity.setdefault(score.entity, [])
-            for other in earlier:
-                if other.where is not None:
-                    for dep in _reads(self.a, other.where):
-                        if dep in known:
-                            edges[("score", score.name)].setdefault(dep, set()).add(frozenset())
-            earlier.append(score)
-        return edges
+    def _period_nodes(self) -> set[NodeKey]:
+        return {k for k in self.graph.nodes if k[0] in ("measure", "population", "score")
+                or (k[0] == "rating" and k[2] == "score")}
 
     def _order(self) -> list[list[NodeKey]]:
-        """Groups of nodes in dependency order: single nodes, and tree recursions compiled together."""
-        nodes = self._nodes()
-        edges = self._edges(nodes)
-        self._edge_labels = edges
-        position = {}
-        for i, key in enumerate(nodes):
-            decl = self._decl(key)
-            file_index = self.p.files.index(decl.span.file) if decl.span.file in self.p.files else len(self.p.files)
-            position[key] = (file_index, decl.span.start, i)
-        comps = _components(nodes, edges)
-        comp_of = {k: i for i, c in enumerate(comps) for k in c}
-        deps = {i: {comp_of[d] for k in c for d in edges[k] if comp_of[d] != i} for i, c in enumerate(comps)}
-        users: dict[int, set] = {i: set() for i in range(len(comps))}
-        for i, ds in deps.items():
-            for d in ds:
-                users[d].add(i)
-        waiting = {i: len(ds) for i, ds in deps.items()}
-        heap = [(min(position[k] for k in comps[i]), i) for i in range(len(comps)) if not waiting[i]]
-        heapq.heapify(heap)
-        out = []
-        while heap:
-            _, i = heapq.heappop(heap)
-            out.append(sorted(comps[i], key=lambda k: position[k]))
-            for u in users[i]:
-                waiting[u] -= 1
-                if not waiting[u]:
-                    heapq.heappush(heap, (min(position[k] for k in comps[u]), u))
-        if len(out) != len(comps):
-            raise CompileError("the rules depend on each other in a circle")
-        return out
+        """Groups of a period's nodes in dependency order: single nodes, and tree recursions compiled together."""
+        return self.graph.order(self._period_nodes())
 
     def _order_flat(self) -> list[NodeKey]:
         return [k for group in self._order() for k in group]
 
     def _self_loop(self, key: NodeKey) -> bool:
-        return key in self._edge_labels.get(key, {})
+        return key in self.graph.edges.get(key, {})
 
     # ------------------------------------------------------------ stages
     def frame_scope(self, fr: Frame) -> Scope:
@@ -391,7 +333,7 @@ class PlanCompiler:
             cols = self._measure(measure, scope, ec)
             value = next((sql for name, sql in (c for layer in rel.layers for c in layer) if name == cols[0]), "")
             stage.rules.append(Rule("measure", measure.name, measure.span, value))
-        elif key[0] == "score":
+        elif key[0] == "population":
             score = self.p.scores[key[1]]
             earlier = []
             for other in self.p.scores.values():
@@ -399,7 +341,10 @@ class PlanCompiler:
                     break
                 if other.entity == score.entity:
                     earlier.append(other)
-            out = ScoreCompiler(ec, scope, score, earlier).compile()
+            cols = [population(ec, scope, score, earlier)]
+        elif key[0] == "score":
+            score = self.p.scores[key[1]]
+            out = ScoreCompiler(ec, scope, score).compile()
             self.score_cols[score.name] = out
             cols = out.outputs
             stage.rules.append(Rule("score", score.name, score.span))
@@ -486,7 +431,7 @@ class PlanCompiler:
         dirs = set()
         inside = set(group)
         for k in group:
-            for dep, labels in self._edge_labels[k].items():
+            for dep, labels in self.graph.edges[k].items():
                 if dep in inside:
                     for label in labels:
                         dirs |= set(label)
@@ -510,7 +455,7 @@ class PlanCompiler:
         fr.rec_cols = _PrefixSet(prefixes)
         body: list[Step] = []
         # Inside the recursion, values of the same rules on other units come from `rec`.
-        local_order = _local_order(group, self._edge_labels)
+        local_order = _local_order(group, self.graph.edges)
         for k in local_order:
             self._node(k)
         stage = fr.pending
@@ -569,16 +514,6 @@ def describe(key: NodeKey) -> str:
     return f"{key[0]} `{key[1]}`"
 
 
-def _reads(a: Analysis, expr: n.Node) -> set[NodeKey]:
-    out: set[NodeKey] = set()
-    for node in walk(expr):
-        if isinstance(node, n.Name):
-            ref = a.refs.get(id(node))
-            if ref is not None:
-                out.update(ref.sym.deps)
-    return out
-
-
 def _save(stage: Stage | None) -> Stage | None:
     if stage is None:
         return None
@@ -603,15 +538,6 @@ def _scan_order(scans: list[Scan]) -> list[Scan]:
     for s in scans:
         visit(s)
     return out
-
-
-def _components(nodes: list[NodeKey], edges) -> list[list[NodeKey]]:
-    from kpidsl.check.cycles import strongly_connected
-    simple = {k: {d: {} for d in ds} for k, ds in edges.items()}
-    comps = [sorted(c, key=nodes.index) for c in strongly_connected(simple)]
-    covered = {k for c in comps for k in c}
-    comps += [[k] for k in nodes if k not in covered]
-    return comps
 
 
 def _local_order(group: list[NodeKey], edges) -> list[NodeKey]:

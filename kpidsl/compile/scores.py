@@ -79,12 +79,11 @@ class _Node:
 
 
 class ScoreCompiler:
-    def __init__(self, ec: ExprCompiler, s: Scope, score: n.Score, earlier: list[n.Score]) -> None:
+    def __init__(self, ec: ExprCompiler, s: Scope, score: n.Score) -> None:
         self.ec = ec
         self.s = s
         self.rel = s.rel
         self.score = score
-        self.earlier = earlier
         self.prefix = f"s:{score.name}:"
         self.reasons: list[tuple[str, str]] = []     # (condition column, reason text)
         self.out = ScoreCols(score, self.prefix + "on", self.prefix + "score", self.prefix + "status",
@@ -101,21 +100,8 @@ class ScoreCompiler:
 
     # ------------------------------------------------------------ the whole score
     def compile(self) -> ScoreCols:
-        ec, s = self.ec, self.s
-        tests = []
-        for other in self.earlier:
-            if other.where is None:
-                tests = None     # an earlier score without `where` takes everyone
-                break
-            tests.append(ec.expr(other.where, s))
-        if tests is None:
-            on = V("FALSE", "bool", simple=True)
-        else:
-            mine = ec.expr(self.score.where, s) if self.score.where is not None else V("TRUE", "bool", simple=True)
-            taken = " OR ".join(f"coalesce({t.sql}, FALSE)" for t in tests)
-            sql = f"coalesce({mine.sql}, FALSE)" + (f" AND NOT ({taken})" if taken else "")
-            on = V(f"({sql})", "bool", _deps([mine, *tests]))
-        self.on = self.col("on", on)
+        # Who the score takes is computed before it (see `population`).
+        self.on = self.ec.read(self.s, self.s.entity, SELF, self.out.on)
         self.rel.guard = self.prefix + "on"
         try:
             self._compile_on()
@@ -510,3 +496,21 @@ def _scale_label(item: n.Criterion, body: n.Node | None) -> str | None:
     if body is not None:
         return scale_name(body)
     return None
+
+
+def population(ec: ExprCompiler, s: Scope, score: n.Score, earlier: list[n.Score]) -> str:
+    """The column `s:NAME:on`: whom the score takes (its `where` holds and no earlier score's did)."""
+    tests: list[V] | None = []
+    for other in earlier:
+        if other.where is None:
+            tests = None     # an earlier score without `where` takes everyone
+            break
+        tests.append(ec.expr(other.where, s))
+    if tests is None:
+        on = V("FALSE", "bool", simple=True)
+    else:
+        mine = ec.expr(score.where, s) if score.where is not None else V("TRUE", "bool", simple=True)
+        taken = " OR ".join(f"coalesce({t.sql}, FALSE)" for t in tests)
+        sql = f"coalesce({mine.sql}, FALSE)" + (f" AND NOT ({taken})" if taken else "")
+        on = V(f"({sql})", "bool", _deps([mine, *tests]))
+    return s.rel.add(f"s:{score.name}:on", on.sql, on.deps, on.kind, on.levels)

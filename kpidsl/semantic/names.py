@@ -120,7 +120,9 @@ class NameResolver:
                 out.setdefault(name, sym)
             for score in self.scores_for[row.name]:
                 if row.score is None:
-                    out.setdefault(score.name, Sym("narrow", score.name, Type("narrow", owner=score.name)))
+                    # Naming the group a score takes reads who that score takes.
+                    out.setdefault(score.name, Sym("narrow", score.name, Type("narrow", owner=score.name),
+                                                   deps=(("population", score.name),)))
                 if row.score in (None, score.name):
                     for item in score_items(score):
                         if isinstance(item, (n.Criterion, n.Group, n.Adjustment)):

@@ -335,7 +335,7 @@ class _Analyser(NameResolver):
         env = Env(score.entity, owner=("score", score.name), quiet=self._no_entity(score.entity))
         # An entity takes the first score whose `where` holds, so who a score takes also depends on
         # what the `where` of every earlier score for the same entity reads.
-        mine = self.a.edges.setdefault(("score", score.name), {})
+        mine = self.a.edges.setdefault(("population", score.name), {})
         for dep, labels in self._earlier_where.get(score.entity, {}).items():
             for dirs, span in labels.items():
                 mine.setdefault(dep, {}).setdefault(dirs, span)

@@ -8,10 +8,10 @@ from kpidsl.diagnostics import Diagnostic
 from kpidsl.source import Span
 from kpidsl.syntax import nodes as n
 
-# A node of the dependency graph: ("measure", m), ("score", s), ("rollup", y),
-# or ("rating", r, "score"|"rollup", via): a rating is computed once per score
-# (or rollup) that uses it, so that the staff rating and the leader rating of
-# one `rating` declaration are separate steps.
+# A node of the dependency graph (semantic/graph.py): ("measure", m), ("population", s)
+# (who score s takes), ("score", s), ("rollup", y), or ("rating", r, "score"|"rollup", via):
+# a rating is computed once per score (or rollup) that uses it, so that the staff rating
+# and the leader rating of one `rating` declaration are separate steps.
 NodeKey = tuple
 
 ENTITIES = ("people", "units")
@@ -110,6 +110,8 @@ def describe_node(key: NodeKey) -> str:
     """A dependency-graph node in words: "measure `done`", "rating `national` of score `staff`"."""
     if key[0] == "rating":
         return f"rating `{key[1]}` of {key[2]} `{key[3]}`"
+    if key[0] == "population":
+        return f"who score `{key[1]}` takes"
     return f"{key[0]} `{key[1]}`"
 
 
