@@ -3,6 +3,8 @@ measure or roll-up declared before the score or roll-up it reads gives the same 
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 
 from kpidsl.engine.execute import run_in_memory
@@ -97,3 +99,68 @@ def test_a_score_may_read_who_it_takes(tmp_path):
     rows = _results(tmp_path, text)
     # u1 has two staff: p2 and p3 score 20; u2 one: p5 scores 10.
     assert [(r[1], r[4]) for r in rows if r[2] == "staff"] == [("p2", 20), ("p3", 20), ("p5", 10)]
+
+
+ROLLUPS = """
+score unit "Unit" for units missing zero {
+  criterion p "Points" points 100 = mean(members.x) scored same
+  rating r
+}
+
+rollup person_year "Person, year" for people per year {
+  score = mean(periods.score)
+  rating capped
+}
+
+rollup unit_year "Unit, year" for units per year {
+  score = mean(periods.score) - 40
+  rating r
+}
+
+rating capped {
+  good when score >= 50
+  bad otherwise
+  cap unit.rating
+}
+"""
+
+STAFF = """
+score staff "Staff" for people {
+  criterion p "Points" points 100 = x scored same
+  rating r
+}
+
+rating r {
+  good when score >= 50
+  bad otherwise
+}
+"""
+
+
+def _year(tmp_path, text: str) -> list[tuple]:
+    path = tmp_path / "year.kpi"
+    path.write_text(text, encoding="utf-8")
+    program, diags = check_file(str(path), Loader())
+    assert not [d for d in diags if d.is_error], [d.message for d in diags]
+    con, load = run_in_memory(program, TABLES, "2025")
+    assert load.ok
+    return con.execute("SELECT entity, id, score_name, status, score, rating FROM results.entities "
+                       "ORDER BY entity, id").fetchall()
+
+
+def test_a_person_roll_up_capped_at_the_units_roll_up_rating_runs_in_any_order(tmp_path):
+    """`unit.rating` in a roll-up is the unit's roll-up rating, whichever roll-up is declared first."""
+    person_first = _year(tmp_path, HEAD + STAFF + ROLLUPS)
+    a, b = ROLLUPS.index("rollup person_year"), ROLLUPS.index("rollup unit_year")
+    c = ROLLUPS.index("rating capped {")
+    unit_first = ROLLUPS[:a] + ROLLUPS[b:c] + ROLLUPS[a:b] + ROLLUPS[c:]
+    assert _year(tmp_path, HEAD + STAFF + unit_first) == person_first
+    # Hand-worked: u1's members score 10, 1 and 60 in each quarter: 23.67, bad; 23.67 - 40 = -16.33
+    # for the year, bad. u2's score 70 and 90: 80 in each quarter, good, but 80 - 40 = 40 for the
+    # year, bad. Capped at the units' yearly ratings, p3 (60) and p4, p5 (70, 90) are bad; capped at
+    # u2's quarter rating, p4 and p5 would have stayed good.
+    people = {r[1]: (r[4], r[5]) for r in person_first if r[0] == "people"}
+    assert people == {"p1": (10, "bad"), "p2": (1, "bad"), "p3": (60, "bad"), "p4": (70, "bad"),
+                      "p5": (90, "bad")}
+    units = {r[1]: (r[4], r[5]) for r in person_first if r[0] == "units"}
+    assert units == {"u1": (Decimal("-16.33"), "bad"), "u2": (40, "bad")}

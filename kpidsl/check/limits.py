@@ -11,6 +11,7 @@ from collections.abc import Iterable, Iterator
 from kpidsl.check import CheckContext
 from kpidsl.diagnostics import Diagnostic
 from kpidsl.semantic.graph import Edges, graph_of, strongly_connected
+from kpidsl.semantic.names import rollup_for
 from kpidsl.semantic.resolve import Program
 from kpidsl.semantic.scope import scope_of
 from kpidsl.semantic.types import COLLECTION_AGGREGATES, Analysis, NodeKey, describe, describe_node
@@ -104,9 +105,6 @@ def _tree_quotas(program: Program, edges: Edges) -> Iterator[Diagnostic]:
 
 # ---------------------------------------------------------------- roll-ups
 def _rollup_reads(program: Program, a: Analysis) -> Iterator[Diagnostic]:
-    first: dict[str, n.Rollup] = {}
-    for r in program.rollups.values():
-        first.setdefault(r.entity, r)
     seen: set[int] = set()
     for rollup in program.rollups.values():
         for root in _rollup_roots(program, rollup):
@@ -114,7 +112,7 @@ def _rollup_reads(program: Program, a: Analysis) -> Iterator[Diagnostic]:
                 if id(e) in seen:
                     continue
                 seen.add(id(e))
-                d = _rollup_read(program, a, first, rollup, e, periods_row)
+                d = _rollup_read(program, a, rollup, e, periods_row)
                 if d is not None:
                     yield d
 
@@ -153,7 +151,7 @@ def _names(a: Analysis, e: n.Node, periods_row: bool) -> Iterator[tuple[n.Name, 
         yield from _names(a, node, periods_row)
 
 
-def _rollup_read(program: Program, a: Analysis, first: dict[str, n.Rollup], rollup: n.Rollup, e: n.Name,
+def _rollup_read(program: Program, a: Analysis, rollup: n.Rollup, e: n.Name,
                  periods_row: bool) -> Diagnostic | None:
     ref = a.refs.get(id(e))
     if ref is None or e.parts[0] == "periods" or (periods_row and ref.in_row):
@@ -171,11 +169,18 @@ def _rollup_read(program: Program, a: Analysis, first: dict[str, n.Rollup], roll
         return Diagnostic(
             "KPI025", f"roll-up `{rollup.name}` reads criterion `{e.dotted}`, which a roll-up does not have",
             e.span, help="read the criterion of each period through a measure, e.g. `mean(periods.MEASURE)`")
-    if sym.kind == "result" and (ref.related or ref.in_row) and sym.deps:
+    if id(e) in a.narrowed:
+        return Diagnostic(
+            "KPI025", f"roll-up `{rollup.name}` reads `{e.dotted}`, the group a score takes, which a roll-up over "
+                      f"the whole {rollup.per} does not have", e.span,
+            help="count or read the group in a measure, and read that measure of each period, e.g. "
+                 "`min(periods.MEASURE)`")
+    if sym.kind == "result" and (ref.related or ref.in_row) and sym.deps and sym.deps[0][-2] == "score":
+        # Still a period's result: the entity has no roll-up (or rating) over this period to read instead.
         dep = sym.deps[0]
         score = program.scores.get(dep[1] if dep[0] == "score" else dep[3])
         entity = score.entity if score is not None else None
-        other = first.get(entity) if entity else None
+        other = rollup_for(program, entity, rollup.per) if entity else None
         if other is None:
             return Diagnostic(
                 "KPI025", f"roll-up `{rollup.name}` reads `{e.dotted}`, but {entity} have no roll-up to read "

@@ -325,7 +325,8 @@ class PlanCompiler:
 
     def _compile_node(self, key: NodeKey, fr: Frame, ec: ExprCompiler) -> None:
         stage = fr.pending
-        scope = Scope(stage.rel, "frame", fr.entity)
+        # In a roll-up and its rating, `periods` names the kept results of the periods.
+        scope = Scope(stage.rel, "frame", fr.entity, periods=key[0] == "rollup" or key[-2] == "rollup")
         rel = stage.rel
         before = set(rel.layer_of)
         if key[0] == "measure":
@@ -348,12 +349,21 @@ class PlanCompiler:
             self.score_cols[score.name] = out
             cols = out.outputs
             stage.rules.append(Rule("score", score.name, score.span))
+        elif key[0] == "rollup":
+            rollup = self.p.rollups[key[1]]
+            cols = compile_rollup(ec, scope, rollup)
+            stage.rules.append(Rule("rollup", rollup.name, rollup.span))
         else:
             rating = self.p.ratings[key[1]]
             score_name = key[3]
-            score_v = ec.read(scope, fr.entity, SELF, f"s:{score_name}:score")
-            status = ec.read(scope, fr.entity, SELF, f"s:{score_name}:status")
-            rated = V(f"coalesce({status.sql} = 'ok', FALSE)", "bool", status.deps)
+            if key[2] == "rollup":
+                score_v = ec.read(scope, fr.entity, SELF, f"y:{score_name}:score")
+                status = ec.read(scope, fr.entity, SELF, f"y:{score_name}:status")
+                rated = V(f"({status.sql} = 'ok')", "bool", status.deps)
+            else:
+                score_v = ec.read(scope, fr.entity, SELF, f"s:{score_name}:score")
+                status = ec.read(scope, fr.entity, SELF, f"s:{score_name}:status")
+                rated = V(f"coalesce({status.sql} = 'ok', FALSE)", "bool", status.deps)
             out = RatingCompiler(ec, scope, rating, score_name, score_v, rated).compile()
             self.rating_cols[key] = out
             cols = list(out.outputs)
@@ -494,6 +504,11 @@ class PlanCompiler:
             return []
         from kpidsl.compile.rollups import compile_rollups
         return compile_rollups(self)
+
+
+def compile_rollup(ec: ExprCompiler, scope: Scope, rollup: n.Rollup) -> list[str]:
+    from kpidsl.compile.rollups import compile_rollup as compile_one
+    return compile_one(ec, scope, rollup)
 
 
 class _PrefixSet(frozenset):

@@ -92,6 +92,8 @@ class _Analyser(NameResolver):
     # ------------------------------------------------------------ recording a name
     def commit(self, e: n.Name, env: Env, ref: Ref, syms: list[Sym]) -> Type:
         dirs = env.dirs | ref.dirs
+        if any(sym.kind == "narrow" for sym in syms):
+            self.a.narrowed.add(id(e))
         for sym in syms:
             self.a.used.update(sym.uses)
             if env.owner is not None:
@@ -392,7 +394,8 @@ class _Analyser(NameResolver):
         score_deps = ((kind, via),) if kind else ()
         score_sym = Sym("result", "score", NUMBER, deps=score_deps)
         rating_sym = Sym("result", "rating", level_type([rating]), deps=(node,) if node else ())
-        env = Env(entity, owner=node, result=OwnResult(score_sym, rating_sym), periods=kind == "rollup",
+        per = self.p.rollups[via].per if kind == "rollup" and via in self.p.rollups else None
+        env = Env(entity, owner=node, result=OwnResult(score_sym, rating_sym), periods=kind == "rollup", per=per,
                   quiet=self._no_entity(entity))
         # Overrides, caps and quotas apply to the level already chosen: their `rating` is not a cycle.
         after = replace(env, result=OwnResult(score_sym, replace(rating_sym, deps=())))
@@ -411,7 +414,8 @@ class _Analyser(NameResolver):
                     self.a.used.add(("measure", item.resolve_by))
 
     def _rollup(self, rollup: n.Rollup) -> None:
-        env = Env(rollup.entity, owner=("rollup", rollup.name), periods=True, quiet=self._no_entity(rollup.entity))
+        env = Env(rollup.entity, owner=("rollup", rollup.name), periods=True, per=rollup.per,
+                  quiet=self._no_entity(rollup.entity))
         for item in rollup.items:
             if isinstance(item, n.RollupScore):
                 self.site(item.expr, "rollup_score", f"the score of rollup `{rollup.name}`", env)

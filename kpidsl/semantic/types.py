@@ -214,6 +214,7 @@ class Env:
     owner: NodeKey | None = None
     result: OwnResult | None = None
     periods: bool = False
+    per: str | None = None   # in a roll-up: its period kind; a related entity's results are its roll-up's
     rows: tuple[Row, ...] = ()
     dirs: frozenset = frozenset()   # relations crossed to reach the rows being aggregated
     quiet: bool = False    # unknown names are not reported (their cause already is)
@@ -239,6 +240,8 @@ class Analysis:
     # Names inside an aggregate that reach outside the aggregate's own rows in a way the engine does
     # not compute: (name, "row" | "entity" | "result"); the limits pass reports them.
     reach_out: list[tuple[n.Name, str]] = field(default_factory=list)
+    # Names that go through the group one score takes (`members.staff`), by id.
+    narrowed: set[int] = field(default_factory=set)
     # Input collections named: (name, input, the entity whose rows they are).
     collections: list[tuple[n.Name, str, str]] = field(default_factory=list)
 
