@@ -235,9 +235,7 @@ def _score(con: Any, program: Program, period: Any) -> Diagnostic | str | None:
     except EngineError as err:
         if err.span is None:
             return f"cannot score the period: {err}"
-        return Diagnostic("KPI097", f"cannot score the period here: {err.message}", err.span,
-                          help="values this large or this shape cannot be computed exactly; check the data "
-                               "this rule reads, or write the rule differently")
+        return Diagnostic("KPI097", f"cannot score the period here: {err.message}", err.span, help=err.help)
     return None
 
 

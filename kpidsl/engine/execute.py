@@ -16,14 +16,25 @@ from kpidsl.plan import Plan, Step
 from kpidsl.sql.quoting import DATA_SCHEMA, ident, qualified
 
 
-class EngineError(Exception):
-    """Scoring could not be done; the message says why and where (the step and its framework line)."""
+OVERFLOW_HELP = ("a value this rule computes is too large to keep exactly (numbers keep 12 decimal places, so a "
+                 "product above about 10^14 overflows); check the data this rule reads, or compute with smaller "
+                 "quantities")
+UNSUPPORTED_HELP = ("`kpidsl check` accepted this rule but the engine cannot compute it as written, which is a "
+                    "defect of kpidsl: please report it with the framework; meanwhile write the rule differently")
+REFUSED_HELP = ("the database refused a statement this rule was compiled to, on this period's data; check the "
+                "data this rule reads, and report it with the framework if the data is valid")
 
-    def __init__(self, message: str, span=None) -> None:
+
+class EngineError(Exception):
+    """Scoring could not be done; the message says why and where (the step and its framework line), the help
+    what caused it."""
+
+    def __init__(self, message: str, span=None, help: str | None = None) -> None:
         where = f"{span.file}:{span.line}: " if span is not None else ""
         super().__init__(f"{where}{message}")
         self.message = message
         self.span = span
+        self.help = help
 
 
 def score_period(con: Any, program, analysis=None, period: Period | None = None, plan: Plan | None = None,
@@ -71,7 +82,7 @@ def compile_checked(program, analysis=None) -> Plan:
     try:
         return compile_program(program, analysis)
     except CompileError as err:
-        raise EngineError(err.message, err.span) from None
+        raise EngineError(err.message, err.span, UNSUPPORTED_HELP) from None
 
 
 def prepare(con: Any, plan: Plan, filtered: bool = False) -> None:
@@ -100,7 +111,9 @@ def run_steps(con: Any, steps: list[Step], extra: dict[str, Any] | None = None) 
         try:
             con.execute(s.sql, params)
         except duckdb.Error as err:
-            raise EngineError(f"{s.name}: {_first_line(err)}", s.span) from None
+            overflow = isinstance(err, (duckdb.OutOfRangeException, duckdb.ConversionException))
+            raise EngineError(f"{s.name}: {_first_line(err)}", s.span,
+                              OVERFLOW_HELP if overflow else REFUSED_HELP) from None
         if s.kind == "levels":
             _levels(con, s)
 
