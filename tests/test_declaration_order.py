@@ -3,13 +3,25 @@ measure or roll-up declared before the score or roll-up it reads gives the same 
 
 from __future__ import annotations
 
+import csv
+import random
+import shutil
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from conftest import ROOT
 from kpidsl.engine.execute import run_in_memory
-from kpidsl.pipeline import check_file
+from kpidsl.pipeline import RUN_OK, check_file, run_framework
 from kpidsl.semantic.resolve import Loader
+from shuffle import shuffled
+from strategies import TYPED_PERIOD, typed_data, typed_frameworks
+
+FRAMEWORKS = ROOT / "frameworks"
+EXAMPLES = ROOT / "examples"
 
 HEAD = """framework cases.order "Order" version "1" period quarter
 
@@ -164,3 +176,115 @@ def test_a_person_roll_up_capped_at_the_units_roll_up_rating_runs_in_any_order(t
                       "p5": (90, "bad")}
     units = {r[1]: (r[4], r[5]) for r in person_first if r[0] == "units"}
     assert units == {"u1": (Decimal("-16.33"), "bad"), "u2": (40, "bad")}
+
+
+# ---------------------------------------------------------------- the property
+
+def _tables(con) -> dict[str, list[tuple]]:
+    """Every results table, rows sorted, without the `line` column (which moves with the text)."""
+    out = {}
+    for (name,) in con.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = 'results' "
+                               "ORDER BY 1").fetchall():
+        cols = [c for (c,) in con.execute("SELECT column_name FROM information_schema.columns WHERE "
+                                          "table_schema = 'results' AND table_name = ? ORDER BY ordinal_position",
+                                          [name]).fetchall() if c != "line"]
+        select = ", ".join(f'"{c}"' for c in cols)
+        out[name] = sorted(con.execute(f'SELECT {select} FROM results."{name}"').fetchall(), key=repr)
+    return out
+
+
+def _run_text(folder, text: str, tables, period: str):
+    path = folder / "main.kpi"
+    path.write_text(text, encoding="utf-8")
+    program, diags = check_file(str(path), Loader())
+    errors = [d for d in diags if d.is_error]
+    if errors:
+        return None, errors
+    con, load = run_in_memory(program, tables, period)
+    assert load.ok, [p.render() for p in load.problems]
+    return _tables(con), []
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(typed_frameworks(), typed_data(), st.randoms(use_true_random=False))
+def test_shuffled_declarations_give_the_same_results(tmp_path_factory, text, tables, rnd):
+    folder = tmp_path_factory.mktemp("order")
+    period = "2025" if "rollup year" in text else TYPED_PERIOD
+    before, errors = _run_text(folder, text, tables, period)
+    if errors:
+        return
+    moved = shuffled(text, rnd)
+    after, errors = _run_text(folder, moved, tables, period)
+    assert not errors, f"checks clean in one order only: {[d.message for d in errors]}\n\n{moved}"
+    assert after == before, f"\n{text}\n\nshuffled:\n{moved}"
+
+
+def _copy_shuffled(target: Path, seed: int) -> None:
+    rnd = random.Random(seed)
+    for path in sorted(FRAMEWORKS.rglob("*.kpi")):
+        out = target / path.relative_to(FRAMEWORKS)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(shuffled(path.read_text(encoding="utf-8"), rnd, str(path)), encoding="utf-8")
+
+
+RUNS = [("central/central.kpi", "quarter-2025-Q3", "2025-Q3"),
+        ("units/administration.kpi", "quarter-2025-Q4", "2025-Q4"),
+        ("units/administration.kpi", "quarter-2025-Q4", "2025")]
+
+
+def _outputs(folder: Path, root: Path) -> dict[str, list[list[str]]]:
+    """The result tables a run wrote, without their `line` column (which moves with the text) and with
+    each `file` named from the frameworks' folder."""
+    out = {}
+    for name in ("people.csv", "units.csv", "items.csv", "rating_steps.csv", "quota.csv"):
+        path = folder / name
+        if not path.exists():
+            continue
+        rows = list(csv.reader(path.read_text(encoding="utf-8").splitlines()))
+        keep = [i for i, c in enumerate(rows[0]) if c != "line"] if rows else []
+        files = rows[0].index("file") if rows and "file" in rows[0] else None
+        for row in rows[1:]:
+            if files is not None and row[files]:
+                row[files] = Path(row[files]).relative_to(root).as_posix()
+        out[name] = [[row[i] for i in keep] for row in rows]
+    return out
+
+
+@pytest.mark.parametrize("seed", [1])
+def test_the_frameworks_give_the_same_results_with_their_declarations_shuffled(tmp_path, seed):
+    shuffled_root = tmp_path / "shuffled"
+    _copy_shuffled(shuffled_root, seed)
+    for framework, data, period in RUNS:
+        outs = []
+        for root in (FRAMEWORKS, shuffled_root):
+            out = tmp_path / f"out-{len(outs)}"
+            report = run_framework(str(root / framework), str(EXAMPLES / data), period, str(out), ("csv",))
+            assert report.outcome == RUN_OK, (framework, period, report)
+            outs.append(_outputs(out, root))
+            shutil.rmtree(out)
+        assert outs[0] == outs[1], (framework, period)
+
+
+def test_a_units_yearly_rating_capped_at_its_parents_is_computed_down_the_tree(tmp_path):
+    """A roll-up rating that reads the parent unit's roll-up rating is computed one depth at a time."""
+    text = HEAD + STAFF + ROLLUPS.replace("rating r\n}\n\nrating capped", "rating ur\n}\n\nrating capped") + """
+rating ur {
+  good when score >= 0
+  bad otherwise
+  cap parent.rating
+}
+"""
+    rows = {(r[0], r[1]): (r[4], r[5]) for r in _year(tmp_path, text)}
+    # u1's year is -16.33, bad; u2's is 40, good by its own score but capped at its parent u1: bad.
+    assert rows[("units", "u1")] == (Decimal("-16.33"), "bad") and rows[("units", "u2")] == (40, "bad")
+
+
+def test_a_quota_resolved_by_a_measure_declared_after_the_rating_runs(tmp_path):
+    """`resolve by MEASURE` reads the measure: the rating is computed after it, wherever it is declared."""
+    rating = SCORES[SCORES.index("rating r {"):]
+    quota = rating.replace("  bad otherwise\n", "  bad otherwise\n  quota good at most 50% of all per unit "
+                                                   "resolve by rank\n")
+    measures = MEASURES["count"] + "measure rank for people = x\n"
+    before = _results(tmp_path, HEAD + SCORES.replace(rating, quota) + measures)
+    after = _results(tmp_path, HEAD + measures + SCORES.replace(rating, quota))
+    assert before == after

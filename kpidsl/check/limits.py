@@ -87,7 +87,7 @@ def _tree_quotas(program: Program, edges: Edges) -> Iterator[Diagnostic]:
         if len(comp) == 1 and node not in edges.get(node, {}):
             continue
         for key in sorted(comp, key=str):
-            if key[0] != "rating" or key[2] != "score" or key[1] in reported:
+            if key[0] != "rating" or key[1] in reported:
                 continue
             rating = program.ratings.get(key[1])
             for quota in (i for i in rating.items if isinstance(i, n.Quota)) if rating else ():

@@ -431,12 +431,14 @@ class PlanCompiler:
             cur = rc.quotas[-1].after
 
     # ------------------------------------------------------------ unit-tree recursion
-    def _levels(self, group: list[NodeKey]) -> None:
+    def _levels(self, group: list[NodeKey], frames: dict[str, Frame] | None = None,
+                ec: ExprCompiler | None = None) -> None:
+        frames = frames or self.frames
         entities = {self._entity(k) for k in group}
         if entities != {"units"}:
             names = ", ".join(describe(k) for k in group)
             raise CompileError(f"these rules depend on each other: {names}", self._decl(group[0]).span)
-        fr = self.frames["units"]
+        fr = frames["units"]
         self.flush(fr)
         dirs = set()
         inside = set(group)
@@ -452,13 +454,17 @@ class PlanCompiler:
             if k[0] == "rating" and any(isinstance(i, n.Quota) for i in self.p.ratings[k[1]].items):
                 raise CompileError(f"rating `{k[1]}` has a quota and is computed unit by unit along the tree; "
                                    "quotas over such a rating are not supported", self.p.ratings[k[1]].span)
-        rec = work_table(f"units:tree{fr.count + 1}")
+        rec = work_table(f"{fr.prefix}units:tree{fr.count + 1}")
         prefixes = []
         for k in group:
             if k[0] == "measure":
                 prefixes.append(f"m:{k[1]}")
+            elif k[0] == "population":
+                prefixes.append(f"s:{k[1]}:on")
             elif k[0] == "score":
                 prefixes.append(f"s:{k[1]}:")
+            elif k[0] == "rollup":
+                prefixes.append(f"y:{k[1]}:")
             else:
                 prefixes.append(f"r:{k[1]}@{k[3]}:")
         fr.rec_table = rec
@@ -467,7 +473,7 @@ class PlanCompiler:
         # Inside the recursion, values of the same rules on other units come from `rec`.
         local_order = _local_order(group, self.graph.edges)
         for k in local_order:
-            self._node(k)
+            self._node(k, frames, ec)
         stage = fr.pending
         fr.pending = None
         fr.rec_table = None
@@ -477,7 +483,7 @@ class PlanCompiler:
         for scan in _scan_order(stage.scans):
             body.append(self._scan_step(scan))
         stage.rel.filters.append('b."_depth" = CAST($level AS BIGINT)')
-        layer = work_table(f"units:level{fr.count + 1}")
+        layer = work_table(f"{fr.prefix}units:level{fr.count + 1}")
         select = ", ".join(['"_e"'] + [ident(c) for c in stage.outputs])
         body.append(step("units at one depth", "stage",
                          f"CREATE OR REPLACE TABLE {layer} AS {stage.rel.sql(select)}", stage.rel.params,

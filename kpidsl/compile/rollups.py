@@ -27,7 +27,6 @@ from kpidsl.compile.values import V, _deps, sql_type
 from kpidsl.plan import RollupPlan, Step
 from kpidsl.semantic.names import rollup_for
 from kpidsl.semantic.scope import walk
-from kpidsl.semantic.types import describe_node as describe
 from kpidsl.sql.quoting import Params, ident
 from kpidsl.syntax import nodes as n
 
@@ -109,10 +108,9 @@ def _compile_per(pc: PlanCompiler, per: str, rollups: list[n.Rollup]) -> RollupP
             or k[0] == "rating" and k[2] == "rollup" and k[3] in names}
     for group in pc.graph.order(keep):
         if len(group) > 1 or pc._self_loop(group[0]):
-            words = ", ".join(describe(k) for k in group)
-            raise CompileError(f"roll-ups that read each other along the unit tree are not supported: {words}",
-                               pc._decl(group[0]).span)
-        pc._node(group[0], frames, ec)
+            pc._levels(group, frames, ec)   # a unit's year read by the units around it: one depth at a time
+        else:
+            pc._node(group[0], frames, ec)
     rating_cols = {k[3]: cols for k, cols in pc.rating_cols.items() if k[2] == "rollup" and k[3] in names}
     for e in pc.entities:
         pc.flush(frames[e])

@@ -15,7 +15,6 @@ from kpidsl.period import KINDS, Period, periods_within
 from kpidsl.plan import Plan, Step
 from kpidsl.sql.quoting import DATA_SCHEMA, ident, qualified
 
-
 OVERFLOW_HELP = ("a value this rule computes is too large to keep exactly (numbers keep 12 decimal places, so a "
                  "product above about 10^14 overflows); check the data this rule reads, or compute with smaller "
                  "quantities")

@@ -412,6 +412,10 @@ class _Analyser(NameResolver):
                 self.site(item.per, "per", f"the `per` of the quota on `{item.level}`", after)
                 if item.resolve_by in self.p.measures:
                     self.a.used.add(("measure", item.resolve_by))
+                    if node is not None:
+                        # The quota ranks by the measure: the rating reads it.
+                        reads = self.a.edges.setdefault(node, {}).setdefault(("measure", item.resolve_by), {})
+                        reads.setdefault(frozenset(), item.span)
 
     def _rollup(self, rollup: n.Rollup) -> None:
         env = Env(rollup.entity, owner=("rollup", rollup.name), periods=True, per=rollup.per,
