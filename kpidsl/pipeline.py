@@ -227,7 +227,7 @@ def _score(con: Any, program: Program, period: Any) -> Diagnostic | str | None:
     is not (no period at all) is a plain message.
     """
     from kpidsl.check import CheckContext
-    from kpidsl.engine.execute import EngineError, score_period
+    from kpidsl.scoring import EngineError, score_period
     from kpidsl.semantic.scope import scope_of
 
     try:

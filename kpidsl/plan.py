@@ -15,6 +15,23 @@ from typing import Any
 from kpidsl.source import Span
 from kpidsl.sql.quoting import qualified
 
+# ---------------------------------------------------------------- the schemas a plan reads and writes
+WORK = "kpi_run"
+"""The plan's work tables (stages, scans), dropped after a run."""
+SOURCE = "kpi_src"
+"""A view per input over its loaded rows (of one period, while a longer period is rolled up)."""
+
+
+def work_table(name: str) -> str:
+    return qualified(WORK, name)
+
+
+PERIOD_RESULTS = work_table("period_results")
+"""A roll-up run's results of each period, appended after each period is scored."""
+
+BOUNDS = work_table("bounds")
+"""The first and last day of the period being scored, read by the filtered source views."""
+
 # ---------------------------------------------------------------- the results schema
 RESULTS_SCHEMA = "results"
 DEC = "DECIMAL(38,12)"

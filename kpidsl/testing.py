@@ -196,7 +196,7 @@ def _failed_run(file: str, test: n.Test, messages: list[str], errors: list[n.Exp
 
 def engine_scorer() -> Scorer:
     """The engine's `score_period`; each program is compiled once for all of its tests."""
-    from kpidsl.engine.execute import compile_checked, score_period
+    from kpidsl.scoring import compile_checked, score_period
 
     plans: dict[int, tuple[Program, Any]] = {}  # the program is kept so its id stays its own
 
@@ -214,7 +214,7 @@ def _scoring_errors() -> tuple[type[BaseException], ...]:
     import duckdb
 
     from kpidsl.compile.frame import CompileError
-    from kpidsl.engine.execute import EngineError
+    from kpidsl.scoring import EngineError
 
     return (ScoringError, EngineError, CompileError, duckdb.Error)
 

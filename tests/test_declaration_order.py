@@ -14,8 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import ROOT
-from kpidsl.engine.execute import run_in_memory
 from kpidsl.pipeline import RUN_OK, check_file, run_framework
+from kpidsl.scoring import run_in_memory
 from kpidsl.semantic.resolve import Loader
 from shuffle import shuffled
 from strategies import TYPED_PERIOD, typed_data, typed_frameworks

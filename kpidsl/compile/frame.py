@@ -13,21 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from kpidsl.compile.relation import Rel
-from kpidsl.sql.quoting import ident, qualified
-
-WORK = "kpi_run"
-SOURCE = "kpi_src"
-
-
-def work_table(name: str) -> str:
-    return qualified(WORK, name)
-
-
-PERIOD_RESULTS = work_table("period_results")
-"""A roll-up run's results of each period, appended after each period is scored."""
-
-BOUNDS = work_table("bounds")
-"""The first and last day of the period being scored, read by the filtered source views."""
+from kpidsl.plan import BOUNDS, PERIOD_RESULTS, SOURCE, WORK, work_table  # noqa: F401 - the compiler's names
+from kpidsl.sql.quoting import ident
 
 
 class CompileError(Exception):

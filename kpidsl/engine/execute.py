@@ -1,4 +1,4 @@
-"""Run a Plan on a DuckDB connection whose `data` schema holds a validated period, filling `results.*`.
+"""Run a Plan it is given on a DuckDB connection whose `data` schema holds a validated period, filling `results.*`.
 
 The plan reads each input through a view in the schema `kpi_src`: the loaded table
 itself for a period, or its rows of one period when a longer period (a year) is
@@ -10,16 +10,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from kpidsl.compile.frame import BOUNDS, SOURCE, WORK, CompileError
 from kpidsl.period import KINDS, Period, periods_within
-from kpidsl.plan import Plan, Step
+from kpidsl.plan import BOUNDS, SOURCE, WORK, Plan, Step
 from kpidsl.sql.quoting import DATA_SCHEMA, ident, qualified
 
 OVERFLOW_HELP = ("a value this rule computes is too large to keep exactly (numbers keep 12 decimal places, so a "
                  "product above about 10^14 overflows); check the data this rule reads, or compute with smaller "
                  "quantities")
-UNSUPPORTED_HELP = ("`kpidsl check` accepted this rule but the engine cannot compute it as written, which is a "
-                    "defect of kpidsl: please report it with the framework; meanwhile write the rule differently")
 REFUSED_HELP = ("the database refused a statement this rule was compiled to, on this period's data; check the "
                 "data this rule reads, and report it with the framework if the data is valid")
 
@@ -36,26 +33,23 @@ class EngineError(Exception):
         self.help = help
 
 
-def score_period(con: Any, program, analysis=None, period: Period | None = None, plan: Plan | None = None,
-                 keep_work: bool = False) -> Plan:
-    """Score `period` (already loaded by load_and_validate) and fill the `results` tables; returns the plan run.
+def run_plan(con: Any, plan: Plan, period: Period | None, keep_work: bool = False) -> Plan:
+    """Score `period` (already loaded by load_and_validate) with `plan` and fill the `results` tables.
 
     A period longer than the framework's (a year of a quarterly framework) is scored
-    period by period and rolled up by the framework's `rollup` blocks. The work tables
-    (schema kpi_run) are dropped afterwards unless `keep_work`.
+    period by period and rolled up by the plan's roll-ups. The work tables (schema
+    kpi_run) are dropped afterwards unless `keep_work`.
     """
     try:
-        return _score(con, program, analysis, period, plan)
+        return _run(con, plan, period)
     finally:
         if not keep_work:
             con.execute(f"DROP SCHEMA IF EXISTS {ident(WORK)} CASCADE")
 
 
-def _score(con: Any, program, analysis, period: Period | None, plan: Plan | None) -> Plan:
+def _run(con: Any, plan: Plan, period: Period | None) -> Plan:
     if period is None:
         raise EngineError("no period to score")
-    if plan is None:
-        plan = compile_checked(program, analysis)
     if plan.period_kind is None or period.kind == plan.period_kind:
         prepare(con, plan)
         run_steps(con, [*plan.setup, *plan.steps, *plan.results])
@@ -67,21 +61,6 @@ def _score(con: Any, program, analysis, period: Period | None, plan: Plan | None
                              else f" and no `rollup ... per {period.kind}` is declared"))
     roll(con, plan, period, rollups)
     return plan
-
-
-def compile_checked(program, analysis=None) -> Plan:
-    """Compile a Program (its scope analysis is built when not given); a construct that cannot run is an EngineError."""
-    from kpidsl.compile.planner import compile_program
-
-    if analysis is None:
-        from kpidsl.check import CheckContext
-        from kpidsl.semantic.scope import scope_of
-
-        analysis = scope_of(CheckContext(program))
-    try:
-        return compile_program(program, analysis)
-    except CompileError as err:
-        raise EngineError(err.message, err.span, UNSUPPORTED_HELP) from None
 
 
 def prepare(con: Any, plan: Plan, filtered: bool = False) -> None:
@@ -156,25 +135,4 @@ def _first_line(err: Exception) -> str:
     return text[0][:300] if text else type(err).__name__
 
 
-def run_in_memory(program, tables: dict[str, tuple], period, analysis=None, reject_invalid: bool = False):
-    """Load rows given in Python, validate them and score the period: (connection, DataLoad).
-
-    `tables` maps an input to (column names, rows); `period` is a Period or its text
-    ("2025-Q3"). Scoring is skipped when the data has problems (see DataLoad.ok).
-    """
-    import duckdb
-
-    from kpidsl.data.sources import MemorySource
-    from kpidsl.data.validate import load_and_validate
-    from kpidsl.period import parse_period
-
-    if isinstance(period, str):
-        period = parse_period(period)
-    con = duckdb.connect()
-    load = load_and_validate(con, program, MemorySource(tables), period, reject_invalid)
-    if load.ok:
-        score_period(con, program, analysis, period)
-    return con, load
-
-
-__all__ = ["EngineError", "compile_checked", "run_in_memory", "score_period"]
+__all__ = ["EngineError", "run_plan"]
