@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable
+from typing import Any
 
 from kpidsl.check import CheckContext
 from kpidsl.diagnostics import Diagnostic
@@ -40,8 +41,9 @@ def run(program: Program, ctx: CheckContext) -> Iterable[Diagnostic]:
 def _declared_at(program: Program, key: NodeKey) -> tuple:
     """A stable order for the nodes of a cycle: where each is declared (a rating: its own declaration)."""
     kind = "score" if key[0] == "population" else key[0]
-    table = {"measure": program.measures, "score": program.scores, "rollup": program.rollups,
-             "rating": program.ratings}[kind]
+    tables: dict[str, dict[str, Any]] = {"measure": program.measures, "score": program.scores,
+                                         "rollup": program.rollups, "rating": program.ratings}
+    table = tables[kind]
     decl = table.get(key[1])
     span = decl.span if decl is not None else None
     # Who a score takes sorts just after its score, so a cycle is told from the score.
@@ -54,7 +56,7 @@ def _bad_loop(edges: Edges, component: set[NodeKey], start: NodeKey) -> list[tup
     Breadth first over (node, directions crossed so far); returns each step's node and the
     place its read is written, or None when every loop through start only goes one way.
     """
-    first = (start, frozenset())
+    first: tuple[NodeKey, frozenset] = (start, frozenset())
     came_from: dict[tuple, tuple[tuple, Span]] = {}
     queue = deque([first])
     while queue:

@@ -123,7 +123,7 @@ class ExprCompiler(NameReader, Aggregates, ExactArithmetic):
     def _operand(self, e: n.Node, other: V, s: Scope) -> V:
         """One side of a comparison: a bare word may be a value of the other side's enum or rating."""
         ref = self.a.refs.get(id(e)) if isinstance(e, n.Name) else None
-        if ref is not None and ref.sym.kind in ("enum_value", "level"):
+        if isinstance(e, n.Name) and ref is not None and ref.sym.kind in ("enum_value", "level"):
             return self.param(s.rel, e.parts[0], "level" if ref.sym.kind == "level" else "enum")
         return self.expr(e, s)
 

@@ -27,14 +27,6 @@ class CompileError(Exception):
         self.span = span
 
 
-class NeedFlush(Exception):
-    """A value is still in an unwritten stage of `entity`: write that stage out, then compile again."""
-
-    def __init__(self, entity: str) -> None:
-        super().__init__(entity)
-        self.entity = entity
-
-
 @dataclass(frozen=True)
 class ColInfo:
     kind: str                       # int dec bool text date enum level
@@ -49,6 +41,7 @@ class Stage:
     outputs: list[str] = field(default_factory=list)
     rules: list = field(default_factory=list)
     scans: list = field(default_factory=list)   # scans to run just before this stage
+    nodes: list = field(default_factory=list)   # the dependency-graph nodes it computes
 
 
 @dataclass

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from kpidsl.compile.frame import SELF, Anchor, ColInfo, CompileError, Frame, NeedFlush, Scope
+from kpidsl.compile.frame import SELF, Anchor, ColInfo, CompileError, Frame, Scope
 from kpidsl.compile.values import _KINDS, V, field_value
 from kpidsl.semantic.names import NameResolver
 from kpidsl.semantic.resolve import Program
@@ -337,7 +337,10 @@ class NameReader:
             table = fr.rec_table
         if table is None:
             if fr.pending is not None and column in fr.pending.outputs:
-                raise NeedFlush(entity)
+                # The planner writes a stage out before a rule that reads it from outside (the graph's
+                # table_reads); reaching this is a read the scope analysis did not record.
+                raise CompileError(f"`{column}` of {entity} is read from outside its stage before the stage is "
+                                   "written", getattr(e, "span", None))
             what = column.split(":", 1)[-1]
             raise CompileError(f"`{what}` is read before it is computed", getattr(e, "span", None))
         alias = s.rel.join(("table", table, at.sql), table, f'{{a}}."_e" = {at.sql}', "t")

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 
 from kpidsl.compile.aggregates import Scan
 from kpidsl.compile.expressions import ExprCompiler
-from kpidsl.compile.frame import SELF, SOURCE, ColInfo, CompileError, Frame, NeedFlush, Scope, Stage, work_table
+from kpidsl.compile.frame import SELF, SOURCE, ColInfo, CompileError, Frame, Scope, Stage, work_table
 from kpidsl.compile.names import Names
 from kpidsl.compile.ratings import RatingCols, RatingCompiler
 from kpidsl.compile.relation import Rel
@@ -303,25 +303,16 @@ class PlanCompiler:
         frames = frames or self.frames
         ec = ec or self.ec
         fr = frames[self._entity(key)]
-        for _ in range(len(frames) * 4 + 4):
-            self.frame_scope(fr)
-            saved = _save(fr.pending)
-            try:
-                self._compile_node(key, fr, ec)
-                if key[0] == "rating":
-                    self.quotas(self.rating_cols[key], fr, ec)
-                return
-            except NeedFlush as need:
-                fr.pending = saved
-                other = frames[need.entity]
-                if other.rec_table is not None:
-                    raise CompileError(f"{describe(key)} reads a value of the unit tree before it is computed",
-                                       self._decl(key).span) from None
-                if other.pending is None or not other.pending.outputs:
-                    raise CompileError(f"{describe(key)} reads a value that is not computed yet",
-                                       self._decl(key).span) from None
-                self.flush(other)
-        raise CompileError(f"{describe(key)} cannot be ordered", self._decl(key).span)
+        # Stage boundaries from the graph: what this rule reads from outside its own row (another
+        # entity's value, or one read inside an aggregate) must be in a table before it is compiled.
+        for dep in self.a.table_reads.get(key, ()):
+            for other in frames.values():
+                if other.pending is not None and dep in other.pending.nodes and other.rec_table is None:
+                    self.flush(other)
+        self.frame_scope(fr)
+        self._compile_node(key, fr, ec)
+        if key[0] == "rating":
+            self.quotas(self.rating_cols[key], fr, ec, key)
 
     def _compile_node(self, key: NodeKey, fr: Frame, ec: ExprCompiler) -> None:
         stage = fr.pending
@@ -369,6 +360,7 @@ class PlanCompiler:
             cols = list(out.outputs)
             stage.rules.append(Rule("rating", f"{rating.name} of {score_name}", rating.span))
         stage.outputs.extend(cols)
+        stage.nodes.append(key)
         for c in set(rel.layer_of) - before:
             kind = rel.kinds.get(c)
             if kind is not None:
@@ -405,7 +397,7 @@ class PlanCompiler:
             self.measure_cols[measure.name].update(total=name + ":total", matched=name + ":matched")
         return cols
 
-    def quotas(self, rc: RatingCols, fr: Frame, ec: ExprCompiler) -> None:
+    def quotas(self, rc: RatingCols, fr: Frame, ec: ExprCompiler, key: NodeKey) -> None:
         """Each quota counts over the whole group: write the levels out, count in one narrow pass, go on."""
         quotas = [i for i in rc.rating.items if isinstance(i, n.Quota)]
         cur = rc.before_quotas
@@ -423,6 +415,7 @@ class PlanCompiler:
             before = set(scope.rel.layer_of)
             added = finish_quota(rc, k, quota, cur, scope, table, ec, k == len(quotas) - 1)
             fr.pending.outputs.extend(added)
+            fr.pending.nodes.append(key)
             fr.pending.rules.append(Rule("quota", f"{quota.level} of {rc.rating.name}", quota.span))
             for c in set(scope.rel.layer_of) - before:
                 kind = scope.rel.kinds.get(c)
@@ -533,12 +526,6 @@ def describe(key: NodeKey) -> str:
     if key[0] == "rating":
         return f"rating `{key[1]}` of {key[2]} `{key[3]}`"
     return f"{key[0]} `{key[1]}`"
-
-
-def _save(stage: Stage | None) -> Stage | None:
-    if stage is None:
-        return None
-    return Stage(stage.rel.copy(), list(stage.outputs), list(stage.rules), list(stage.scans))
 
 
 def _scan_order(scans: list[Scan]) -> list[Scan]:

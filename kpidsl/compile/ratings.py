@@ -163,7 +163,9 @@ class RatingCompiler:
             raise CompileError("a quota is counted per a unit or a field", quota.per.span)
         self.col(f"quota{k}:group", group)
         if quota.resolve_by not in (None, "score"):
-            key = ec.read(s1, self.s.entity, SELF, f"m:{quota.resolve_by}", quota)
+            entity = self.s.entity
+            assert entity is not None   # a rating is computed for people or units
+            key = ec.read(s1, entity, SELF, f"m:{quota.resolve_by}", quota)
         else:
             key = self.score
         self.col(f"quota{k}:key", ec.as_dec(key) if key.kind in ("int", "dec") else key)

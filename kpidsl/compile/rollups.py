@@ -161,6 +161,7 @@ def compile_rollup(ec, scope: Scope, rollup: n.Rollup) -> list[str]:
     """A roll-up's score, status and reason columns; returns the columns it keeps."""
     rel = scope.rel
     fr_entity = scope.entity
+    assert fr_entity is not None
     prefix = f"y:{rollup.name}:"
     assert scope.periods
     outputs: list[str] = []

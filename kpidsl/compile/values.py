@@ -49,6 +49,11 @@ class ExactArithmetic:
     Mixed into `ExprCompiler`, which gives it `tmp` (fresh column names) and the framework's rounding `mode`.
     """
 
+    mode: str
+
+    def tmp(self, hint: str = "t") -> str:
+        raise NotImplementedError  # ExprCompiler's
+
     def param(self, rel: Rel, value: Any, kind: str) -> V:
         if kind == "dec":
             exact, places = _decimal(value)

@@ -109,6 +109,7 @@ def _levels(con: Any, s: Step) -> None:
 
 def roll(con: Any, plan: Plan, period: Period, rollups) -> None:
     """Score each of the framework's periods within `period`, keep their results, then roll them up."""
+    assert plan.period_kind is not None   # a plan without a period kind scores any period directly
     parts = periods_within(period, plan.period_kind)
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {ident(WORK)}")
     con.execute(f"CREATE OR REPLACE TABLE {BOUNDS} (lo DATE, hi DATE)")

@@ -79,7 +79,7 @@ class Graph:
         return declaration(program, key).entity
 
 
-def declaration(program: Program, key: NodeKey) -> n.Node:
+def declaration(program: Program, key: NodeKey) -> n.Measure | n.Score | n.Rollup:
     """The declaration a node comes from (a rating use: the score or roll-up that uses it)."""
     kind = key[0]
     if kind == "measure":

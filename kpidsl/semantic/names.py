@@ -196,9 +196,9 @@ class NameResolver:
         t = sym.type
         if len(e.parts) > 1 and t.kind == "collection" and t.row is not None:
             # `count(tasks where tasks.kind = planned)`: inside the aggregate, `tasks.` names this row.
-            row = next((r for r in reversed(env.rows) if (r.kind, r.name) == (t.row.kind, t.row.name)), None)
-            if row is not None:
-                t, in_row = Type("entity", row=row), True
+            named = next((r for r in reversed(env.rows) if (r.kind, r.name) == (t.row.kind, t.row.name)), None)
+            if named is not None:
+                t, in_row = Type("entity", row=named), True
         related = sym.kind == "relation" and t.kind == "entity"
         for i, part in enumerate(e.parts[1:], start=1):
             nxt, nt, names = self.member(t, part)

@@ -232,6 +232,9 @@ class Analysis:
     # `parent` goes "up" the tree, through `members`, `leaders` or `children` "down"; a cycle that only
     # ever goes one way ends at the top or bottom of the tree and is no cycle between entities.
     edges: dict[NodeKey, dict[NodeKey, dict[frozenset, Span]]] = field(default_factory=dict)
+    # owner -> the nodes it reads from outside its own row (through a relation or inside an aggregate):
+    # those values must be written to a table before the owner is computed (compile/planner.py).
+    table_reads: dict[NodeKey, set[NodeKey]] = field(default_factory=dict)
     used: set[tuple[str, str]] = field(default_factory=set)
     measure_types: dict[str, Type] = field(default_factory=dict)
     measure_order: list[str] = field(default_factory=list)

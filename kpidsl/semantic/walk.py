@@ -113,9 +113,9 @@ def rating_uses(program: Program) -> dict[str, list[tuple[str, str, str]]]:
             if isinstance(item, n.UseRating):
                 out.setdefault(item.name, []).append((score.entity, "score", score.name))
     for rollup in program.rollups.values():
-        for item in rollup.items:
-            if isinstance(item, n.UseRating):
-                out.setdefault(item.name, []).append((rollup.entity, "rollup", rollup.name))
+        for rollup_item in rollup.items:
+            if isinstance(rollup_item, n.UseRating):
+                out.setdefault(rollup_item.name, []).append((rollup.entity, "rollup", rollup.name))
     return out
 
 
@@ -128,7 +128,10 @@ def scale_body(program: Program, criterion: n.Criterion) -> n.Node | None:
 
 def rating_exprs(item: n.Node) -> Iterable[n.Node]:
     """The expressions of one rating item: level conditions, overrides, caps and a quota's `per`."""
-    if isinstance(item, n.Level) and item.when is not None or isinstance(item, n.Override):
+    if isinstance(item, n.Level):
+        if item.when is not None:
+            yield item.when
+    elif isinstance(item, n.Override):
         yield item.when
     elif isinstance(item, n.RatingCap):
         yield item.against

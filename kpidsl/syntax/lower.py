@@ -73,11 +73,12 @@ class _Lower(Transformer):
 
     def _child_span(self, child: Any) -> Span | None:
         if isinstance(child, Token) and child.start_pos is not None:
-            return self.source.span(child.start_pos, child.end_pos)
+            return self.source.span(child.start_pos, child.end_pos or child.start_pos)
         return getattr(child, "span", None)
 
     def _tok_span(self, token: Token) -> Span:
-        return self.source.span(token.start_pos, token.end_pos)
+        start = token.start_pos or 0   # tokens from the lexer always carry their place
+        return self.source.span(start, token.end_pos or start)
 
     def _error(self, code: str, message: str, span: Span, help: str | None = None) -> None:
         self.diagnostics.append(Diagnostic(code, message, span, help=help))
