@@ -254,10 +254,12 @@ class _Lower(Transformer):
     def measure(self, meta, children):
         locked, name, label, entity, expr, missing = children
         return n.Measure(span=self._span(meta, children), name=str(name), label=self._label(label),
-                         entity=entity, expr=expr, missing=missing, locked=bool(locked))
+                         entity=entity, expr=expr, missing=missing[1] if missing else None, locked=bool(locked))
 
     def missing(self, meta, children):
-        return self._choice(children[0], MISSING_POLICIES, "missing-value policy")
+        """("missing", the policy, where `missing ...` is written): a policy given twice is shown there."""
+        return "missing", self._choice(children[0], MISSING_POLICIES, "missing-value policy"), \
+            self._span(meta, children)
 
     # ------------------------------------------------------------ scales
     def scale(self, meta, children):
@@ -332,10 +334,11 @@ class _Lower(Transformer):
                 if "total" in opts:
                     self._error("KPI021", f"`total` is given twice in {owner}", item[1].span)
                 opts["total"] = item[1]
-            elif isinstance(item, str):
+            elif isinstance(item, tuple) and item[0] == "missing":
                 if "missing" in opts:
-                    self._error("KPI021", f"`missing` is given twice in {owner}", self.source.span(0, 0))
-                opts["missing"] = item
+                    self._error("KPI021", f"`missing` is given twice in {owner}", item[2],
+                                help="keep one `missing` policy")
+                opts["missing"] = item[1]
             else:
                 items.append(item)
         return opts, items
@@ -365,7 +368,7 @@ class _Lower(Transformer):
         scale = scale_span = missing = None
         seen: set[str] = set()
         for opt in opts:
-            kind, value, opt_span = opt if isinstance(opt, tuple) else ("missing", opt, span)
+            kind, value, opt_span = opt
             if kind in seen:
                 self._error("KPI021", f"`{kind}` is given twice for criterion `{name}`", opt_span)
             seen.add(kind)
@@ -383,7 +386,7 @@ class _Lower(Transformer):
     def group(self, meta, children):
         locked, name, label, share, missing, *items = children
         return n.Group(span=self._span(meta, children), name=str(name), label=self._label(label), share=share,
-                       missing=missing, items=tuple(items), locked=bool(locked))
+                       missing=missing[1] if missing else None, items=tuple(items), locked=bool(locked))
 
     def _adjustment(self, kind: str, meta, children):
         locked, name, label, expr, limit = children
