@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from kpidsl.compile.columns import NodeColumns
 from kpidsl.compile.relation import Rel
 from kpidsl.plan import BOUNDS, PERIOD_RESULTS, SOURCE, WORK, work_table  # noqa: F401 - the compiler's names
 from kpidsl.sql.quoting import ident
@@ -55,7 +56,7 @@ class Frame:
     count: int = 0
     # While a unit-tree recursion is compiled: its columns are read across units from `rec_table`.
     rec_table: str | None = None
-    rec_cols: frozenset[str] = frozenset()
+    rec_cols: NodeColumns = field(default_factory=NodeColumns)
     prefix: str = ""
 
     def next_table(self) -> str:

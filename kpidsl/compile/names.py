@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from kpidsl.compile import columns as C
 from kpidsl.compile.frame import SELF, Anchor, ColInfo, CompileError, Frame, Scope
 from kpidsl.compile.values import _KINDS, V, field_value
 from kpidsl.semantic.names import NameResolver
@@ -220,7 +221,7 @@ class NameReader:
         if kind == "prating":
             return V(ident("rating"), "level", frozenset({"rating"}), simple=True,
                      levels=self.results.entity_levels(row.entity))
-        name = ("m:" if kind == "pmeasure" else "f:") + (sym[1] if kind == "pmeasure" else sym[1].name)
+        name = C.measure(sym[1]) if kind == "pmeasure" else C.field(sym[1].name)
         info = self.period_cols.get(name)
         if info is None:
             if kind == "pfield":
@@ -236,7 +237,7 @@ class NameReader:
         """A measure's column as each period computed it: every period computes every measure."""
         owner = getattr(self, "owner", None)
         fr = owner.frames.get(entity) if owner is not None else None
-        column = f"m:{measure}"
+        column = C.measure(measure)
         if fr is None or column not in fr.tables:
             return None
         info = fr.info.get(column)
@@ -248,7 +249,7 @@ class NameReader:
     def _entity_sym(self, sym: tuple, entity: str, anchor: Anchor, s: Scope, e: n.Name, narrow: str | None = None):
         kind = sym[0]
         if kind == "measure":
-            return self.read(s, entity, anchor, f"m:{sym[1]}", e)
+            return self.read(s, entity, anchor, C.measure(sym[1]), e)
         if kind == "field":
             return self.read_field(s, entity, anchor, sym[1])
         if kind == "input":
@@ -316,7 +317,7 @@ class NameReader:
         return V(ident(local), kind, frozenset({local}), simple=True)
 
     def read_field(self, s: Scope, entity: str, at: Anchor, f: n.Field) -> V:
-        name = f"f:{f.name}"
+        name = C.field(f.name)
         if at == SELF and s.kind in ("frame", "entity") and s.entity == entity:
             return field_value(f, ident(name), frozenset({name}))
         fr = self.frame(entity)

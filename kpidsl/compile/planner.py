@@ -13,7 +13,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from kpidsl.compile import columns as C
 from kpidsl.compile.aggregates import Scan
+from kpidsl.compile.columns import NodeColumns
 from kpidsl.compile.expressions import ExprCompiler
 from kpidsl.compile.frame import SELF, SOURCE, ColInfo, CompileError, Frame, Scope, Stage, work_table
 from kpidsl.compile.names import Names
@@ -77,11 +79,11 @@ class Results:
 
     def score(self, ec, s, entity, anchor, narrow, e) -> V:
         names = [narrow] if narrow else [sc.name for sc in self.scores.get(entity, [])]
-        return self._coalesce(ec, s, entity, anchor, [f"s:{x}:score" for x in names], "dec", e)
+        return self._coalesce(ec, s, entity, anchor, [C.score(x, "score") for x in names], "dec", e)
 
     def rating(self, ec, s, entity, anchor, narrow, e) -> V:
         names = [narrow] if narrow else [sc.name for sc in self.scores.get(entity, [])]
-        cols = [f"r:{self.rating_of[x]}@{x}:final" for x in names if x in self.rating_of]
+        cols = [C.rating(self.rating_of[x], x, "final") for x in names if x in self.rating_of]
         v = self._coalesce(ec, s, entity, anchor, cols, "level", e)
         return replace(v, kind="level", levels=self.entity_levels(entity))
 
@@ -92,8 +94,8 @@ class Results:
                 continue
             for item in _paths(score):
                 if item[1].name == name:
-                    cols.append(f"s:{score.name}:i:{item[0]}:"
-                                + ("credit" if isinstance(item[1], n.Criterion) else "contribution"))
+                    cols.append(C.item(score.name, item[0], "credit" if isinstance(item[1], n.Criterion)
+                                       else "contribution"))
         return self._coalesce(ec, s, entity, anchor, cols, "dec", e)
 
 
@@ -150,7 +152,7 @@ class PlanCompiler:
         frames = {}
         for e in self.entities:
             inp = self.p.entity_input(e)
-            cols = {"_e", "id"} | {f"f:{f.name}" for f in inp.fields}
+            cols = {"_e", "id"} | {C.field(f.name) for f in inp.fields}
             cols |= {"_unit_e", "_leader"} if e == "people" else {"_parent_e", "_depth"}
             frames[e] = Frame(e, work_table(f"{prefix}{e}:base"), frozenset(cols), prefix=prefix)
         return frames
@@ -193,7 +195,7 @@ class PlanCompiler:
     def _units_base(self, fr: Frame) -> Step:
         decl = self.p.units
         inp = self.p.entity_input("units")
-        fields = ", ".join(f'd.{ident(f.name)} AS {ident("f:" + f.name)}' for f in inp.fields)
+        fields = ", ".join(f'd.{ident(f.name)} AS {ident(C.field(f.name))}' for f in inp.fields)
         parent = f'CAST(d.{ident(decl.parent)} AS VARCHAR)' if decl.parent else "CAST(NULL AS VARCHAR)"
         src = qualified(SOURCE, inp.name)
         sql = (f"CREATE OR REPLACE TABLE {fr.base} AS WITH RECURSIVE "
@@ -226,7 +228,7 @@ class PlanCompiler:
             except Exception as err:
                 raise CompileError("`leader when` may only read the fields of people", decl.leader_when.span) from err
             leader = f"coalesce({v.sql}, FALSE)"
-        fields = ", ".join(f'{ident(f.name)} AS {ident("f:" + f.name)}' for f in inp.fields)
+        fields = ", ".join(f'{ident(f.name)} AS {ident(C.field(f.name))}' for f in inp.fields)
         select = (f"row_number() OVER () AS \"_e\", CAST({ident(inp.key)} AS VARCHAR) AS \"id\", {fields}, "
                   f"{unit_e} AS \"_unit_e\", {leader} AS \"_leader\"")
         sql = f"CREATE OR REPLACE TABLE {fr.base} AS {rel.sql(select)}"
@@ -348,12 +350,12 @@ class PlanCompiler:
             rating = self.p.ratings[key[1]]
             score_name = key[3]
             if key[2] == "rollup":
-                score_v = ec.read(scope, fr.entity, SELF, f"y:{score_name}:score")
-                status = ec.read(scope, fr.entity, SELF, f"y:{score_name}:status")
+                score_v = ec.read(scope, fr.entity, SELF, C.rollup(score_name, "score"))
+                status = ec.read(scope, fr.entity, SELF, C.rollup(score_name, "status"))
                 rated = V(f"({status.sql} = 'ok')", "bool", status.deps)
             else:
-                score_v = ec.read(scope, fr.entity, SELF, f"s:{score_name}:score")
-                status = ec.read(scope, fr.entity, SELF, f"s:{score_name}:status")
+                score_v = ec.read(scope, fr.entity, SELF, C.score(score_name, "score"))
+                status = ec.read(scope, fr.entity, SELF, C.score(score_name, "status"))
                 rated = V(f"coalesce({status.sql} = 'ok', FALSE)", "bool", status.deps)
             out = RatingCompiler(ec, scope, rating, score_name, score_v, rated).compile()
             self.rating_cols[key] = out
@@ -385,7 +387,7 @@ class PlanCompiler:
                                    measure.span)
         if v.kind in ("null", "dec"):
             v = ec.as_dec(v)
-        name = f"m:{measure.name}"
+        name = C.measure(measure.name)
         rel = scope.rel
         rel.add(name, v.sql, v.deps, v.kind, v.levels)
         cols = [name]
@@ -448,20 +450,8 @@ class PlanCompiler:
                 raise CompileError(f"rating `{k[1]}` has a quota and is computed unit by unit along the tree; "
                                    "quotas over such a rating are not supported", self.p.ratings[k[1]].span)
         rec = work_table(f"{fr.prefix}units:tree{fr.count + 1}")
-        prefixes = []
-        for k in group:
-            if k[0] == "measure":
-                prefixes.append(f"m:{k[1]}")
-            elif k[0] == "population":
-                prefixes.append(f"s:{k[1]}:on")
-            elif k[0] == "score":
-                prefixes.append(f"s:{k[1]}:")
-            elif k[0] == "rollup":
-                prefixes.append(f"y:{k[1]}:")
-            else:
-                prefixes.append(f"r:{k[1]}@{k[3]}:")
         fr.rec_table = rec
-        fr.rec_cols = _PrefixSet(prefixes)
+        fr.rec_cols = NodeColumns(group)
         body: list[Step] = []
         # Inside the recursion, values of the same rules on other units come from `rec`.
         local_order = _local_order(group, self.graph.edges)
@@ -470,7 +460,7 @@ class PlanCompiler:
         stage = fr.pending
         fr.pending = None
         fr.rec_table = None
-        fr.rec_cols = frozenset()
+        fr.rec_cols = NodeColumns()
         if stage is None:
             return
         for scan in _scan_order(stage.scans):
@@ -508,18 +498,6 @@ class PlanCompiler:
 def compile_rollup(ec: ExprCompiler, scope: Scope, rollup: n.Rollup) -> list[str]:
     from kpidsl.compile.rollups import compile_rollup as compile_one
     return compile_one(ec, scope, rollup)
-
-
-class _PrefixSet(frozenset):
-    """Column names matching any of a few prefixes (a measure's column is its name exactly)."""
-
-    def __new__(cls, prefixes):
-        obj = super().__new__(cls, prefixes)
-        return obj
-
-    def __contains__(self, col) -> bool:
-        return any(col == p or (p.endswith(":") and col.startswith(p)) or col.startswith(p + ":")
-                   for p in frozenset.__iter__(self))
 
 
 def describe(key: NodeKey) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from kpidsl.compile import columns as C
 from kpidsl.compile.frame import PERIOD_RESULTS, SELF, CompileError, Scope, work_table
 from kpidsl.compile.names import Coll
 from kpidsl.compile.results import (
@@ -56,14 +57,14 @@ class RollupResults:
 
     def score(self, ec, s, entity, anchor, narrow, e) -> V:
         rollup = self._rollup(entity, e)
-        return ec.read(s, entity, anchor, f"y:{rollup.name}:score", e)
+        return ec.read(s, entity, anchor, C.rollup(rollup.name, "score"), e)
 
     def rating(self, ec, s, entity, anchor, narrow, e) -> V:
         rollup = self._rollup(entity, e)
         rating = _rating_of(rollup)
         if rating is None:
             raise CompileError(f"roll-up `{rollup.name}` has no rating", getattr(e, "span", None))
-        v = ec.read(s, entity, anchor, f"r:{rating}@{rollup.name}:final", e)
+        v = ec.read(s, entity, anchor, C.rating(rating, rollup.name, "final"), e)
         return V(v.sql, "level", v.deps, simple=True, levels=self.entity_levels(entity))
 
     def criterion(self, ec, s, entity, anchor, name, narrow, e) -> V:
@@ -162,7 +163,7 @@ def compile_rollup(ec, scope: Scope, rollup: n.Rollup) -> list[str]:
     rel = scope.rel
     fr_entity = scope.entity
     assert fr_entity is not None
-    prefix = f"y:{rollup.name}:"
+    prefix = C.rollup_prefix(rollup.name)
     assert scope.periods
     outputs: list[str] = []
 

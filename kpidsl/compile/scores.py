@@ -15,6 +15,7 @@ import math
 from dataclasses import dataclass, field
 from fractions import Fraction
 
+from kpidsl.compile import columns as C
 from kpidsl.compile.expressions import ExprCompiler
 from kpidsl.compile.frame import SELF, CompileError, Scope
 from kpidsl.compile.scales import credit, scale_name
@@ -84,7 +85,7 @@ class ScoreCompiler:
         self.s = s
         self.rel = s.rel
         self.score = score
-        self.prefix = f"s:{score.name}:"
+        self.prefix = C.score_prefix(score.name)
         self.reasons: list[tuple[str, str]] = []     # (condition column, reason text)
         self.out = ScoreCols(score, self.prefix + "on", self.prefix + "score", self.prefix + "status",
                              self.prefix + "reason")
@@ -450,7 +451,7 @@ class ScoreCompiler:
                 if measure is None or measure.entity != self.score.entity:
                     continue
                 if measure.missing == "fail":
-                    v = self.ec.read(self.s, self.score.entity, SELF, f"m:{name}", node)
+                    v = self.ec.read(self.s, self.score.entity, SELF, C.measure(name), node)
                     self.reasons.append((f"({v.sql} IS NULL)", f"measure `{name}` has no value (missing fail)"))
                 todo.append(measure.expr)
 
@@ -466,7 +467,7 @@ def _items(block) -> list:
 
 
 def _key(path: str) -> str:
-    return f"i:{path}:" if path else ""
+    return C.item_prefix(path)
 
 
 def _cols(sql: str) -> list[str]:
@@ -513,4 +514,4 @@ def population(ec: ExprCompiler, s: Scope, score: n.Score, earlier: list[n.Score
         taken = " OR ".join(f"coalesce({t.sql}, FALSE)" for t in tests)
         sql = f"coalesce({mine.sql}, FALSE)" + (f" AND NOT ({taken})" if taken else "")
         on = V(f"({sql})", "bool", _deps([mine, *tests]))
-    return s.rel.add(f"s:{score.name}:on", on.sql, on.deps, on.kind, on.levels)
+    return s.rel.add(C.score(score.name, "on"), on.sql, on.deps, on.kind, on.levels)
