@@ -119,7 +119,7 @@ def rating_uses(program: Program) -> dict[str, list[tuple[str, str, str]]]:
     return out
 
 
-def scale_body(program: Program, criterion: n.Criterion) -> n.Node | None:
+def scale_body(program: Program, criterion: n.Criterion) -> n.ScaleBody | None:
     if isinstance(criterion.scale, str):
         scale = program.scales.get(criterion.scale)
         return scale.body if scale is not None else None
