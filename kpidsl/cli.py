@@ -343,9 +343,13 @@ def _formats(ctx: click.Context, param: click.Parameter, value: str) -> tuple[st
               help="table formats, comma-separated: csv, parquet, json, xlsx")
 @click.option("--reject-invalid", is_flag=True,
               help="leave rows with problems out (listed in rejects.csv) instead of stopping")
+@click.option("--allow-empty", "allow_empty", multiple=True, metavar="INPUT",
+              help="let this input (read by period) have no row in the period; repeat or separate with commas")
+@click.option("--what-if", "what_if", is_flag=True,
+              help="score a period before the framework's effective date anyway (marked as a what-if run)")
 @click.option("--quiet", "-q", is_flag=True, help="print nothing when the run succeeds")
 def run(framework: str, data: str, period: str, out: str, formats: tuple[str, ...], reject_invalid: bool,
-        quiet: bool) -> None:
+        allow_empty: tuple[str, ...], what_if: bool, quiet: bool) -> None:
     """Score a period's data with a framework and write the results, a report and a manifest."""
     from kpidsl.pipeline import RUN_DATA, RUN_FRAMEWORK, RUN_INPUT, run_framework
 
@@ -353,7 +357,9 @@ def run(framework: str, data: str, period: str, out: str, formats: tuple[str, ..
         click.echo(f"kpidsl: {name}…", err=True)
 
     show = not quiet and _stderr_is_terminal()  # stage lines are for a person watching, never for a log
-    report = run_framework(framework, data, period, out, formats, reject_invalid, stage if show else None)
+    report = run_framework(framework, data, period, out, formats, reject_invalid, stage if show else None,
+                           what_if=what_if,
+                           allow_empty=[n.strip() for v in allow_empty for n in v.split(",") if n.strip()])
     for d in report.diagnostics:
         if d.is_error or not quiet:
             _echo_diag(d)
@@ -425,3 +431,86 @@ def explain(folder: str, entity_id: str, score: str | None, output_format: str) 
     else:
         click.echo(render_text(answer), nl=False)
     sys.exit(EXIT_OK)
+
+
+# ---------------------------------------------------------------- diff
+
+@main.command("diff")
+@click.argument("old")
+@click.argument("new")
+@click.option("--format", "output_format", type=click.Choice(["text", "markdown", "json", "github"]),
+              default="text", show_default=True,
+              help="for a terminal, a pull-request comment, one JSON document, or GitHub annotations")
+@click.option("--include", "include", default="", metavar="LIST",
+              help="also compare `labels` (cosmetic changes) and/or `tests`, comma-separated")
+@click.option("--only", "only", default="", metavar="CLASSES",
+              help="only changes of these classes: points, credit, rating, population, data, governance, cosmetic")
+@click.option("--exit-code", "exit_code", is_flag=True, help="exit 1 when there is a semantic change")
+@click.option("--color/--no-color", default=None,
+              help="colour the text output (default: only when stdout is a terminal and NO_COLOR is unset)")
+def diff_command(old: str, new: str, output_format: str, include: str, only: str, exit_code: bool,
+                 color: bool | None) -> None:
+    """Compare two versions of the rules: what changed, in points, ratings and who is scored.
+
+    OLD and NEW are each a .kpi file, a folder, REV:PATH (read from git at that revision) or a run folder.
+    """
+    from kpidsl.versions.diff import UnresolvedSide, classes_option, diff, includes_option
+    from kpidsl.versions.render import render_github, render_json, render_markdown, render_text
+    from kpidsl.versions.sides import SideError
+
+    try:
+        included, classes = includes_option(include), classes_option(only)
+    except ValueError as err:
+        raise click.UsageError(str(err)) from None
+    try:
+        result = diff(old, new, included, classes)
+    except UnresolvedSide as err:
+        for d in err.diagnostics:
+            _echo_diag(_relocated(d, err.side.shown))
+        click.echo(f"kpidsl: {err}", err=True)
+        sys.exit(EXIT_INPUT)
+    except SideError as err:
+        click.echo(f"kpidsl: {err}", err=True)
+        sys.exit(EXIT_INPUT)
+    try:
+        if output_format == "json":
+            click.echo(render_json(result), nl=False)
+        elif output_format == "markdown":
+            click.echo(render_markdown(result), nl=False)
+        elif output_format == "github":
+            click.echo(render_github(result), nl=False)
+            _step_summary(render_markdown(result))
+        else:
+            use_color = _want_color(color)
+            click.echo(render_text(result, use_color), nl=False, color=use_color)
+    finally:
+        result.close()
+    if result.new_has_errors or (exit_code and result.changed):
+        sys.exit(EXIT_FINDINGS)
+    sys.exit(EXIT_OK)
+
+
+def _relocated(diag: Diagnostic, shown: Any) -> Diagnostic:
+    """The same finding, its file named as the reader knows it (`origin/main:frameworks/x.kpi`)."""
+    import dataclasses
+
+    from kpidsl.source import SourceFile
+
+    span = diag.span
+    name = shown(span.file)
+    if name == span.file:
+        return diag
+    moved = SourceFile(name, span.source.text).span(span.start, span.end)
+    return dataclasses.replace(diag, span=moved)
+
+
+def _step_summary(markdown: str) -> None:
+    """In a GitHub Actions step, the full diff also goes to the step summary (annotations are capped)."""
+    target = os.environ.get("GITHUB_STEP_SUMMARY")
+    if not target:
+        return
+    try:
+        with open(target, "a", encoding="utf-8") as fh:
+            fh.write(markdown)
+    except OSError as err:
+        click.echo(f"kpidsl: cannot write the step summary ({err.strerror or err})", err=True)

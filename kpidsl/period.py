@@ -93,3 +93,35 @@ def periods_within(outer: Period, kind: str) -> list[Period]:
         out.append(part)
         day = part.end + datetime.timedelta(days=1)
     return out
+
+
+def effective_problem(name: str, effective: datetime.date | None, period: Period, kind: str | None,
+                      way_out: str = "pass --what-if") -> str | None:
+    """Why a framework that applies from `effective` may not score `period`, or None if it may.
+
+    A period is scored by one version from its first day: it may not end before `effective`, nor
+    contain it other than on its first day. `name` is how the framework is called (`central 2025.07`);
+    `kind` is the framework's own period kind, to name the parts of a longer period that come too early;
+    `way_out` ends the message (what else the reader may do).
+    Only period dates are compared, never today's date.
+    """
+    if effective is None or period.start >= effective:
+        return None
+    head = f"framework {name} applies from {effective.isoformat()}; {period.label}"
+    if period.end < effective:
+        return f"{head} ends before it: score it with the version in effect then, or {way_out}"
+    early = ""
+    if kind in KINDS and KINDS.index(kind) < KINDS.index(period.kind):
+        before = [p.label for p in periods_within(period, kind) if p.end < effective]
+        if before:
+            early = f" ({_listed(before)} {'ends' if len(before) == 1 else 'end'} before it)"
+    holding = period_of(effective, period.kind)
+    onward = holding if holding.start == effective else period_of(holding.end + datetime.timedelta(days=1),
+                                                                  period.kind)
+    return (f"{head} starts on {period.start.isoformat()}, before it{early}: a period is scored by one version "
+            f"from its first day, so make the framework effective {period.start.isoformat()} (or score "
+            f"{onward.label} onward), or {way_out}")
+
+
+def _listed(labels: list[str]) -> str:
+    return labels[0] if len(labels) == 1 else ", ".join(labels[:-1]) + " and " + labels[-1]

@@ -111,10 +111,14 @@ class RunReport:
 
 
 def run_framework(framework: str, data: str, period: str, out: str, formats: Sequence[str] = ("csv", "parquet"),
-                  reject_invalid: bool = False, progress: Callable[[str], None] | None = None) -> RunReport:
+                  reject_invalid: bool = False, progress: Callable[[str], None] | None = None,
+                  what_if: bool = False, allow_empty: Sequence[str] = ()) -> RunReport:
     """Check the framework, load and validate the period's data, score it, and write every output to `out`.
 
     Nothing is written unless everything succeeds; `out` is then replaced as a whole (see `publish`).
+    A period before the framework's `effective` date is refused unless `what_if` (then the manifest
+    and the report say the run is a what-if), and so is an input read by period that has no row in
+    the period, unless it is named in `allow_empty`.
     """
     from kpidsl.data.sources import SourceError, open_source
     from kpidsl.output.tables import FORMATS as OUTPUT_FORMATS
@@ -145,9 +149,14 @@ def run_framework(framework: str, data: str, period: str, out: str, formats: Seq
     if program is None or any(d.is_error for d in diags):
         return RunReport(RUN_FRAMEWORK, tuple(diags))
     warnings = tuple(diags)
-    mismatch = _period_mismatch(program, the_period)
+    mismatch = _period_mismatch(program, the_period) or (None if what_if else before_effective(program, the_period))
     if mismatch:
         return RunReport(RUN_INPUT, warnings, message=f"--period: {mismatch}")
+    dated = sorted(i.name for i in program.inputs.values() if i.period_by)
+    unknown = [name for name in allow_empty if name not in dated]
+    if unknown:
+        return RunReport(RUN_INPUT, warnings, message=f"--allow-empty: {unknown[0]} is not an input read by period; "
+                                                      f"those are: {', '.join(dated) or 'none'}")
 
     import duckdb
 
@@ -159,7 +168,7 @@ def run_framework(framework: str, data: str, period: str, out: str, formats: Seq
     con = duckdb.connect(config={"memory_limit": RUN_MEMORY_LIMIT, "temp_directory": work})
     try:
         say(f"loading data for {the_period.label}")
-        load = load_and_validate(con, program, source, the_period, reject_invalid)
+        load = load_and_validate(con, program, source, the_period, reject_invalid, period_rows=allow_empty)
         if not load.ok:
             return RunReport(RUN_DATA, warnings, problems=render_problems(load))
         say("scoring")
@@ -170,7 +179,8 @@ def run_framework(framework: str, data: str, period: str, out: str, formats: Seq
             return RunReport(RUN_FRAMEWORK, warnings, message=failure)
         say(f"writing {out}")
         try:
-            manifest = write_run(con, program, load, data, the_period, out, formats)
+            manifest = write_run(con, program, load, data, the_period, out, formats, what_if=what_if,
+                                 allow_empty=allow_empty)
         except (OSError, OutputError) as err:
             why = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
             where = f" ({err.filename})" if isinstance(err, OSError) and err.filename else ""
@@ -220,6 +230,15 @@ def _period_mismatch(program: Program, period: Any) -> str | None:
     return None
 
 
+def before_effective(program: Program, period: Any, way_out: str = "pass --what-if") -> str | None:
+    """Why the root framework's `effective` date keeps it from scoring `period` (see period.effective_problem)."""
+    from kpidsl.period import effective_problem
+
+    root = program.root
+    name = f"{root.id} {root.version}" if root.version else root.id
+    return effective_problem(name, root.effective, period, root.period, way_out)
+
+
 def _score(con: Any, program: Program, period: Any) -> Diagnostic | str | None:
     """Fill the `results` tables; why not, when the engine cannot score this framework.
 
@@ -240,26 +259,29 @@ def _score(con: Any, program: Program, period: Any) -> Diagnostic | str | None:
 
 
 def write_run(con: Any, program: Program, load: Any, data: str, period: Any, out: str,
-              formats: Sequence[str]) -> Any:
+              formats: Sequence[str], what_if: bool = False, allow_empty: Sequence[str] = ()) -> Any:
     """Write every output into a fresh folder next to `out`, then put it in place; returns the manifest."""
     from kpidsl import __version__
     from kpidsl.data.problems import write_rejects
     from kpidsl.output import manifest as mf
     from kpidsl.output.report import report_data, write_report
+    from kpidsl.output.sources import collect_sources, write_sources
     from kpidsl.output.tables import framework_evidence, write_evidence, write_tables
 
     staging = _staging_folder(out)
     try:
         evidence = framework_evidence(program)
-        names: list[str] = []
+        sources = collect_sources(program.files)
+        names: list[str] = write_sources(staging, sources)
         if load.reject_invalid:
             write_rejects(con, load, os.path.join(staging, "rejects.csv"))
             names.append("rejects.csv")
         evidence_files = write_evidence(con, staging, evidence)
         names += write_tables(con, staging, evidence, formats) + evidence_files
-        manifest = mf.Manifest(engine=mf.Engine(version=__version__), framework=mf.framework_info(program),
-                               period=mf.period_info(period), data=mf.data_info(data, load),
-                               results=mf.result_counts(con), quota=mf.quota_decisions(con))
+        manifest = mf.Manifest(engine=mf.Engine(version=__version__), framework=mf.framework_info(program, sources),
+                               period=mf.period_info(period), data=mf.data_info(data, load, allow_empty),
+                               results=mf.result_counts(con), quota=mf.quota_decisions(con), what_if=what_if,
+                               population=mf.population_counts(con))
         write_report(os.path.join(staging, "report.html"), report_data(con, manifest, evidence))
         names.append("report.html")
         manifest = manifest.model_copy(update={"outputs": mf.output_files(staging, names)})

@@ -71,6 +71,10 @@ WIDE_PREFIX = "wide:"
 `items` holds for it. The people and units outputs are read from there; without it (a roll-up run,
 tables filled by hand) they are pivoted from `items`."""
 
+MATCHED_COLUMN = "~matched"
+"""A column of each wide table: how many of the entity's scores have a `where` that holds for it,
+whether or not an earlier score took it (0: matched by none; 2 or more: matched by several)."""
+
 
 def wide_table(entity: str) -> str:
     return qualified(RESULTS_SCHEMA, f"{WIDE_PREFIX}{entity}")

@@ -23,6 +23,7 @@ when an expectation is not met (at the `expect`, with the actual value).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import decimal
 import os
@@ -32,7 +33,7 @@ from fractions import Fraction
 from typing import Any
 
 from kpidsl.diagnostics import Diagnostic
-from kpidsl.period import Period, parse_period, period_of
+from kpidsl.period import Period, effective_problem, parse_period, period_of
 from kpidsl.semantic.resolve import Program
 from kpidsl.syntax import nodes as n
 
@@ -152,18 +153,21 @@ def run_test(program: Program, test: n.Test, scorer: Scorer) -> TestOutcome:
     errors = [i for i in test.items if isinstance(i, n.ExpectError)]
     if problems or period is None:
         return TestOutcome(file, test, tuple(problems))
+    outside = _outside_rows(program, givens, period)
     con = duckdb.connect()
     try:
         load = load_and_validate(con, program, MemorySource(tables), period)
         if not load.ok:
             messages = [p.render() for p in load.problems]
             failures = _data_failures(test, givens, load.problems) if not errors else []
-            return _failed_run(file, test, messages, errors, expects, failures, "the test's data has problems")
+            return _noted(_failed_run(file, test, messages, errors, expects, failures,
+                                      "the test's data has problems"), outside)
         try:
             scorer(con, program, period)
         except _scoring_errors() as err:
             message = _error_text(err)
-            return _failed_run(file, test, [message], errors, expects, [], f"scoring failed: {message}")
+            return _noted(_failed_run(file, test, [message], errors, expects, [], f"scoring failed: {message}"),
+                          outside)
         results = Results.read(con)
     finally:
         con.close()
@@ -176,7 +180,40 @@ def run_test(program: Program, test: n.Test, scorer: Scorer) -> TestOutcome:
         failure = compare(program, results, item, test)
         if failure is not None:
             failures.append(failure)
-    return TestOutcome(file, test, tuple(failures), checked=len(expects) + len(errors))
+    return _noted(TestOutcome(file, test, tuple(failures), checked=len(expects) + len(errors)), outside)
+
+
+def _outside_rows(program: Program, givens: dict[str, n.Given], period: Period) -> list[str]:
+    """For each input read by period, the given rows whose date falls outside the test's period, in words."""
+    found = []
+    for name, given in givens.items():
+        inp = program.inputs.get(name)
+        if inp is None or inp.period_by not in given.columns:
+            continue
+        at = given.columns.index(inp.period_by)
+        key = given.columns.index(inp.key) if inp.key in given.columns else None
+        rows = []
+        for row in given.rows:
+            cell = row.cells[at] if at < len(row.cells) else None
+            if isinstance(cell, n.DateLit) and cell.value not in period:
+                keyed = key is not None and key < len(row.cells)
+                label = show_cell(row.cells[key]) if keyed else f"line {row.span.line}"
+                rows.append(f"{label} ({inp.period_by} {cell.value.isoformat()})")
+        if rows:
+            shown = ", ".join(rows[:5]) + (f" and {len(rows) - 5} more" if len(rows) > 5 else "")
+            found.append(f"{len(rows)} of the {len(given.rows)} rows given for `{name}` fall outside "
+                         f"{period.label} ({period.start.isoformat()} to {period.end.isoformat()}) and are not "
+                         f"read: {shown}")
+    return found
+
+
+def _noted(outcome: TestOutcome, outside: list[str]) -> TestOutcome:
+    """A failed test says when some of its rows were not read (a moved `effective` or `period`, a typo in a date)."""
+    if outcome.passed or not outside:
+        return outcome
+    first, *rest = outcome.failures
+    first = dataclasses.replace(first, notes=(*first.notes, *outside))
+    return dataclasses.replace(outcome, failures=(first, *rest))
 
 
 def _failed_run(file: str, test: n.Test, messages: list[str], errors: list[n.ExpectError],
@@ -241,21 +278,31 @@ def test_period(program: Program, test: n.Test, problems: list[Diagnostic]) -> P
     for extra in given[1:]:
         problems.append(Diagnostic("KPI095", "this test gives its period twice", extra.span,
                                    help="keep one `period` line"))
+    root = program.root
     if given:
         try:
-            return parse_period(given[0].period)
+            period = parse_period(given[0].period)
         except ValueError as err:
             problems.append(Diagnostic("KPI095", str(err), given[0].span,
                                        help="write a year (2026), a quarter (2025-Q3) or a month (2025-09)"))
             return None
-    root = program.root
-    if root.effective is None or root.period is None:
+        at = given[0].span
+    elif root.effective is None or root.period is None:
         missing = "effective date" if root.effective is None else "period kind"
         problems.append(Diagnostic("KPI095", f"this test has no `period`, and the framework has no {missing} "
                                    "to take it from", _head(test),
                                    help="add a line such as `period 2025-Q3` to the test"))
         return None
-    return period_of(root.effective, root.period)
+    else:
+        period, at = period_of(root.effective, root.period), _head(test)
+    name = f"{root.id} {root.version}" if root.version else root.id
+    late = effective_problem(name, root.effective, period, root.period, way_out="give the test a later period")
+    if late is not None:
+        # `run` refuses this period too: a test may not show results the framework cannot produce.
+        problems.append(Diagnostic("KPI095", late, at,
+                                   help=f"give the test a period from {root.effective} on, as `run` would score"))
+        return None
+    return period
 
 
 def given_tables(test: n.Test, problems: list[Diagnostic]) -> tuple[Tables, dict[str, n.Given]]:

@@ -258,7 +258,9 @@ def test_the_frameworks_give_the_same_results_with_their_declarations_shuffled(t
         outs = []
         for root in (FRAMEWORKS, shuffled_root):
             out = tmp_path / f"out-{len(outs)}"
-            report = run_framework(str(root / framework), str(EXAMPLES / data), period, str(out), ("csv",))
+            # The year starts before the administration frame is effective: a what-if run of it.
+            report = run_framework(str(root / framework), str(EXAMPLES / data), period, str(out), ("csv",),
+                                   what_if=period == "2025")
             assert report.outcome == RUN_OK, (framework, period, report)
             outs.append(_outputs(out, root))
             shutil.rmtree(out)

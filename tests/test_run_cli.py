@@ -28,7 +28,7 @@ PEOPLE = [
 UNIT = "u1,,unit_score,ok,90.13,good,Good,,90.133333333333,90.13,1,90.133333333333"
 
 DEFAULT_FILES = {f"{t}.{x}" for t in ("people", "units", "items", "rating_steps", "quota") for x in ("csv", "parquet")}
-DEFAULT_FILES |= {"report.html", "manifest.json", "evidence/framework.json"}
+DEFAULT_FILES |= {"report.html", "manifest.json", "evidence/framework.json", "evidence/sources/fx.kpi"}
 DEFAULT_FILES |= {f"evidence/{t}.parquet" for t in ("entities", "items", "measures", "rating_steps", "quota")}
 
 
@@ -56,7 +56,7 @@ def leftovers(folder: Path) -> list[str]:
 def test_run_scores_and_writes_every_output(fx):
     result = run()
     assert result.exit_code == 0, result.output
-    assert result.stdout == "2025-Q3: 3 people and 1 unit; wrote 19 files to out\n"
+    assert result.stdout == "2025-Q3: 3 people and 1 unit; wrote 20 files to out\n"
     written = set(files_in(fx / "out"))
     assert written >= DEFAULT_FILES
     assert written - DEFAULT_FILES <= {"evidence/periods.parquet"}  # the engine's table of roll-up periods
@@ -72,7 +72,7 @@ def test_manifest_records_inputs_counts_and_outputs(fx):
     assert run().exit_code == 0
     text = (fx / "out" / "manifest.json").read_text(encoding="utf-8")
     manifest = json.loads(text)
-    assert manifest["manifest_version"] == 1
+    assert manifest["manifest_version"] == 2
     assert manifest["engine"] == {"name": "kpidsl", "version": __version__}
     framework = manifest["framework"]
     assert (framework["id"], framework["version"], framework["effective"], framework["period"]) == \
@@ -80,7 +80,8 @@ def test_manifest_records_inputs_counts_and_outputs(fx):
     assert framework["rounding"] == {"places": 2, "mode": "half_up"}
     assert framework["files"] == [{"path": "fx.kpi", "sha256": hashlib.sha256(FRAMEWORK.encode()).hexdigest(),
                                    "size": len(FRAMEWORK.encode()), "id": "fx", "title": "Fixture frame",
-                                   "version": "1.0", "effective": "2025-07-01"}]
+                                   "version": "1.0", "effective": "2025-07-01",
+                                   "source": "evidence/sources/fx.kpi"}]
     assert manifest["period"] == {"label": "2025-Q3", "kind": "quarter", "start": "2025-07-01", "end": "2025-09-30"}
     data = manifest["data"]
     assert data["source"] == "data" and data["reject_invalid"] is False
@@ -314,7 +315,9 @@ def test_a_year_rolled_up_from_quarters(tmp_path, monkeypatch):
     (data / "unit_reports.csv").write_text(
         "report_id,unit_id,reported,plan_items,plan_done,budget_plan,budget_spent,reform_index\n", encoding="utf-8")
     central = str(Path(__file__).parent.parent / "frameworks" / "central" / "central.kpi")
-    result = CliRunner().invoke(cli.main, ["run", central, "--data", "data", "--period", "2026", "--out", "year"])
+    # The units' basic KPIs have no data here: allowed on purpose, and recorded.
+    result = CliRunner().invoke(cli.main, ["run", central, "--data", "data", "--period", "2026", "--out", "year",
+                                           "--allow-empty", "unit_reports"])
     assert result.exit_code == 0, result.output
     assert (tmp_path / "year" / "people.csv").read_text(encoding="utf-8").splitlines()[1] == \
         "y1,u5,yearly,ok,75.13,completed,Hoàn thành nhiệm vụ,"
@@ -329,6 +332,7 @@ def test_a_year_rolled_up_from_quarters(tmp_path, monkeypatch):
             "score >= 70 and count(periods where rating = not_completed) = 0\n") in explained.stdout
     manifest = json.loads((tmp_path / "year" / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["framework"]["root"] == "central.kpi" and manifest["period"]["kind"] == "year"
+    assert manifest["data"]["allowed_empty"] == ["unit_reports"]
 
 
 HUGE = """framework demo "Huge values"

@@ -153,6 +153,10 @@ def program_of(tmp_path: Path, tests: str, header: str = HEADER):
     return program
 
 
+# A whole year is scored only by a framework in effect from the year's first day.
+YEAR_HEADER = HEADER.replace("effective 2025-07-01", "effective 2025-01-01")
+
+
 def run_one(tmp_path: Path, body: str, scorer=None, header: str = HEADER):
     program = program_of(tmp_path, f'test "t" {{\n{body}}}\n', header)
     scorer = scorer or Recorder()
@@ -199,7 +203,7 @@ def test_a_year_rolled_up_by_the_engine(tmp_path):
   expect person p1 yearly.rating = poor
   expect person p2 yearly.score = 30
   expect person p2 yearly = 31
-""", testing.engine_scorer())
+""", testing.engine_scorer(), header=YEAR_HEADER)
     assert messages(outcome) == ["KPI096 65:29 person p2 yearly is 30, expected 31"]
 
 
@@ -238,7 +242,7 @@ def test_a_test_without_period_scores_the_effective_dates_period(tmp_path):
     recorder = Recorder()
     run_one(tmp_path, GIVEN + "  expect person p1 score = 98\n", recorder)
     assert recorder.calls[0][0] == quarter(2025, 3)
-    header = HEADER.replace("effective 2025-07-01 period quarter", "effective 2025-10-01 period year")
+    header = HEADER.replace("effective 2025-07-01 period quarter", "effective 2025-01-01 period year")
     recorder = Recorder()
     run_one(tmp_path, GIVEN + "  expect person p1 score = 98\n", recorder, header=header)
     assert recorder.calls[0][0] == year(2025)
@@ -249,6 +253,36 @@ def test_a_test_without_period_needs_an_effective_date(tmp_path):
     outcome = run_one(tmp_path, GIVEN + "  expect person p1 score = 98\n", Recorder(), header=header)
     assert messages(outcome) == ["KPI095 48:1 this test has no `period`, and the framework has no effective "
                                  "date to take it from"]
+
+
+def test_a_test_period_before_the_effective_date_fails(tmp_path):
+    # `run` refuses these periods, so a test may not score them either.
+    outcome = run_one(tmp_path, "  period 2025-Q2\n" + GIVEN + "  expect person p1 score = 98\n", Recorder())
+    assert messages(outcome) == ["KPI095 49:3 framework sample 1 applies from 2025-07-01; 2025-Q2 ends before it: "
+                                 "score it with the version in effect then, or give the test a later period"]
+    outcome = run_one(tmp_path, "  period 2025\n" + GIVEN + "  expect person p1 score = 98\n", Recorder())
+    assert "2025 starts on 2025-01-01, before it (2025-Q1 and 2025-Q2 end before it)" in messages(outcome)[0]
+    # Without a period, a test scores the period holding the effective date: it must begin on that day.
+    header = HEADER.replace("effective 2025-07-01", "effective 2025-08-15")
+    outcome = run_one(tmp_path, GIVEN + "  expect person p1 score = 98\n", Recorder(), header=header)
+    assert messages(outcome) == [
+        "KPI095 48:1 framework sample 1 applies from 2025-08-15; 2025-Q3 starts on 2025-07-01, before it: a period "
+        "is scored by one version from its first day, so make the framework effective 2025-07-01 (or score "
+        "2025-Q4 onward), or give the test a later period"]
+
+
+def test_a_failure_says_which_given_rows_fall_outside_the_period(tmp_path):
+    # The framework's effective date moved to the fourth quarter: a test without `period` now scores
+    # 2025-Q4, where only t3 is due; p1's task is no longer read and the expectation fails.
+    header = HEADER.replace("effective 2025-07-01", "effective 2025-10-01")
+    outcome = run_one(tmp_path, GIVEN + "  expect person p1 score = 98\n", testing.engine_scorer(), header=header)
+    [failure] = outcome.failures
+    assert failure.notes[-1] == ("2 of the 3 rows given for `tasks` fall outside 2025-Q4 (2025-10-01 to 2025-12-31) "
+                                 "and are not read: t1 (due 2025-08-01), t2 (due 2025-08-02)")
+    # A test that passes says nothing of the rows it did not need (t3 here).
+    outcome = run_one(tmp_path, "  period 2025-Q3\n" + GIVEN + "  expect person p1 score = 98\n",
+                      testing.engine_scorer())
+    assert outcome.passed
 
 
 def test_a_period_that_does_not_exist(tmp_path):
@@ -308,7 +342,7 @@ def test_results_that_do_not_exist(tmp_path):
         "person p1 yearly.score: roll-up `yearly` has no result for person p1",
         "person p1 missing_thing: `missing_thing` is not an item of score `staff` that scored person p1",
     ]
-    assert outcome.failures[0].notes[-1] == "people in the results: p1, p2, p3, p4"
+    assert outcome.failures[0].notes[-2] == "people in the results: p1, p2, p3, p4"
 
 
 def test_none_expects_a_missing_value(tmp_path):
@@ -330,7 +364,7 @@ def test_rollup_results(tmp_path):
   expect person p1 yearly.score = 75.13
   expect person p1 yearly.rating = good
   expect person p1 yearly.score = 75.125
-""", Recorder(fixture))
+""", Recorder(fixture), header=YEAR_HEADER)
     assert messages(outcome) == ["KPI096 64:35 person p1 yearly.score is 75.13, expected 75.125"]
 
 

@@ -22,10 +22,22 @@ Pass = Callable[[Program, CheckContext], Iterable[Diagnostic]]
 
 def _passes() -> tuple[Pass, ...]:
     # Imported here so that `kpidsl.check` costs nothing until a check runs.
-    from kpidsl.check import cycles, limits, lints, locks, missing, names, ratings, scales, types, weights
+    from kpidsl.check import (
+        cycles,
+        limits,
+        lints,
+        locks,
+        missing,
+        names,
+        population,
+        ratings,
+        scales,
+        types,
+        weights,
+    )
 
     return (names.run, types.run, weights.run, scales.run, ratings.run, cycles.run, limits.run, locks.run,
-            missing.run, lints.run)
+            missing.run, population.run, lints.run)
 
 
 def check_program(program: Program) -> list[Diagnostic]:

@@ -335,7 +335,7 @@ class PlanCompiler:
                     break
                 if other.entity == score.entity:
                     earlier.append(other)
-            cols = [population(ec, scope, score, earlier)]
+            cols = population(ec, scope, score, earlier)
         elif key[0] == "score":
             score = self.p.scores[key[1]]
             out = ScoreCompiler(ec, scope, score).compile()

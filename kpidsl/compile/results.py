@@ -14,7 +14,7 @@ from kpidsl.compile import columns as C
 from kpidsl.compile.frame import Frame, work_table
 from kpidsl.compile.ratings import RatingCols, level_reason, levels_of
 from kpidsl.compile.scores import ScoreCols
-from kpidsl.plan import DEC, OPTIONAL_TABLES, RESULT_TABLES, RESULTS_SCHEMA, WIDE_FIELDS, Rule, Step
+from kpidsl.plan import DEC, MATCHED_COLUMN, OPTIONAL_TABLES, RESULT_TABLES, RESULTS_SCHEMA, WIDE_FIELDS, Rule, Step
 from kpidsl.plan import wide_table as wide_table_name
 from kpidsl.semantic.scope import text_of
 from kpidsl.sql.quoting import Params, ident, qualified
@@ -183,6 +183,10 @@ def wide_table(pc: PlanCompiler, entity: str, final: str) -> Step:
         for f in WIDE_FIELDS:
             sql_type = "VARCHAR" if f == "value_text" else DEC
             items.append(f"CAST(CASE {' '.join(fields[f])} END AS {sql_type}) AS {ident(f'{path}:{f}')}")
+    matches = [f"CAST({ident(C.score(s.name, 'match'))} AS INTEGER)" for s in pc.p.scores.values()
+               if s.entity == entity and s.name in pc.score_cols]
+    # How many scores' `where` hold for the entity, earlier scores aside (the manifest's `population`).
+    items.append(f"{' + '.join(matches) if matches else '0'} AS {ident(MATCHED_COLUMN)}")
     name = wide_table_name(entity)
     sql = (f"CREATE OR REPLACE TABLE {name} AS SELECT {_entity_cols(pc, entity, params)}"
            f"{''.join(', ' + c for c in items)} FROM {final}")

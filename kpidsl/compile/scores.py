@@ -499,19 +499,23 @@ def _scale_label(item: n.Criterion, body: n.Node | None) -> str | None:
     return None
 
 
-def population(ec: ExprCompiler, s: Scope, score: n.Score, earlier: list[n.Score]) -> str:
-    """The column `s:NAME:on`: whom the score takes (its `where` holds and no earlier score's did)."""
+def population(ec: ExprCompiler, s: Scope, score: n.Score, earlier: list[n.Score]) -> list[str]:
+    """The columns `s:NAME:match` (the score's `where` holds, earlier scores aside: the manifest counts who
+    matched several) and `s:NAME:on` (the score takes the entity: no earlier score's `where` held)."""
     tests: list[V] | None = []
     for other in earlier:
         if other.where is None:
             tests = None     # an earlier score without `where` takes everyone
             break
         tests.append(ec.expr(other.where, s))
+    mine = ec.expr(score.where, s) if score.where is not None else V("TRUE", "bool", simple=True)
+    match_v = V(f"coalesce({mine.sql}, FALSE)", "bool", _deps([mine]))
+    match_col = s.rel.add(C.score(score.name, "match"), match_v.sql, match_v.deps, "bool", ())
+    match = V(ident(match_col), "bool", frozenset({match_col}), simple=True)
     if tests is None:
         on = V("FALSE", "bool", simple=True)
     else:
-        mine = ec.expr(score.where, s) if score.where is not None else V("TRUE", "bool", simple=True)
         taken = " OR ".join(f"coalesce({t.sql}, FALSE)" for t in tests)
-        sql = f"coalesce({mine.sql}, FALSE)" + (f" AND NOT ({taken})" if taken else "")
-        on = V(f"({sql})", "bool", _deps([mine, *tests]))
-    return s.rel.add(C.score(score.name, "on"), on.sql, on.deps, on.kind, on.levels)
+        sql = match.sql + (f" AND NOT ({taken})" if taken else "")
+        on = V(f"({sql})", "bool", _deps([match, *tests]))
+    return [match_col, s.rel.add(C.score(score.name, "on"), on.sql, on.deps, on.kind, on.levels)]

@@ -26,6 +26,7 @@ FILE_KINDS: dict[str, str] = {
     "duplicate_column": "duplicate column",
     "missing_column": "missing column",
     "empty_table": "empty table",
+    "empty_period": "no rows in the period",
 }
 ROW_KINDS: dict[str, str] = {
     "wrong_type": "wrong type",

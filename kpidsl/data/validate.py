@@ -12,6 +12,7 @@ are never held in memory. Every problem found is kept in `kpi_load.problems`
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,11 +42,18 @@ class _Table:
     codes: dict[str, str] = field(default_factory=dict)  # field name -> its problem-code column
     read: int = 0
     outside: int = 0
+    held: tuple[Any, Any] | None = None  # first and last period date of its rows, when none is in the period
 
 
 def load_and_validate(con: Any, program: Program, source: DataSource, period: Period,
-                      reject_invalid: bool = False, cap: int = DEFAULT_CAP) -> DataLoad:
-    """Stage, type and check every input of `program` for `period`; see the module docstring."""
+                      reject_invalid: bool = False, cap: int = DEFAULT_CAP,
+                      period_rows: Collection[str] | None = None) -> DataLoad:
+    """Stage, type and check every input of `program` for `period`; see the module docstring.
+
+    With `period_rows` (a run), an input placed in periods (`period by`) that has no row in `period`
+    is a problem, except the inputs named in `period_rows` (allowed to be empty on purpose). A test
+    block leaves it None: inputs it does not give are empty there.
+    """
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {ident(DATA_SCHEMA)}")
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {ident(WORK_SCHEMA)}")
     problems_table = qualified(WORK_SCHEMA, "problems")
@@ -65,6 +73,8 @@ def load_and_validate(con: Any, program: Program, source: DataSource, period: Pe
     finally:
         source.close(con)
     file_problems.extend(_empty_entities(program, tables, counts, period, reject_invalid))
+    if period_rows is not None:
+        file_problems.extend(_empty_periods(program, tables, period, set(period_rows)))
     listed, totals = _collect(con, problems_table, file_problems, fields, inputs, cap)
     return DataLoad(period=period, reject_invalid=reject_invalid,
                     tables={t.input.name: t.table for t in tables}, counts=counts, problems=listed,
@@ -175,6 +185,11 @@ def _row_problems(con: Any, t: _Table, problems_table: str) -> None:
     counted = "".join(f", count({t.codes[name]}) FILTER (WHERE {_SCOPE})" for name in names)
     found = con.execute(f"SELECT count(*), count(*) FILTER (WHERE NOT {_SCOPE}){counted} FROM {t.work}").fetchall()[0]
     t.read, t.outside = found[0], found[1]
+    dated = t.input.period_by
+    if t.read and t.read == t.outside and dated and dated in staged.columns:
+        # No row falls in the period: which dates the rows do have is the first thing a reader asks.
+        column = ident(dated)
+        t.held = con.execute(f"SELECT min({column}), max({column}) FROM {t.work}").fetchall()[0]
     kinds = " ".join(f"WHEN {code} THEN '{kind}'" for code, kind in CODE_KINDS.items())
     for name, count in zip(names, found[2:]):
         if not count:
@@ -341,6 +356,28 @@ def _empty_entities(program: Program, tables: list[_Table], counts: dict[str, In
         noun = "person" if entity is program.people else "unit"
         out.append(DataProblem(t.input.name, t.file or t.input.name, "empty_table",
                                f"{why}; at least one {noun} is needed"))
+    return out
+
+
+def _empty_periods(program: Program, tables: list[_Table], period: Period, allowed: set[str]) -> list[DataProblem]:
+    """An input read by period with no row in the period would score everyone as if nothing happened."""
+    entity_inputs = {e.input for e in (program.units, program.people) if e is not None}
+    out = []
+    for t in tables:
+        name = t.input.name
+        if not t.input.period_by or t.staged is None or name in allowed or name in entity_inputs:
+            continue
+        if t.read > t.outside:
+            continue
+        if t.held is not None and t.held[0] is not None:
+            low, high = t.held
+            holds = f"its rows are dated from {low.isoformat()} to {high.isoformat()}"
+        else:
+            holds = "it has no rows" if t.read == 0 else "no row has a date"
+        out.append(DataProblem(name, t.file or name, "empty_period",
+                               f"no rows in {period.label} ({period.start.isoformat()} to {period.end.isoformat()}) "
+                               f"by {t.input.period_by}: {holds}; check --data and --period, or pass "
+                               f"--allow-empty {name} to score the period without them"))
     return out
 
 

@@ -73,6 +73,8 @@ CODES: dict[str, tuple[str, str]] = {
     "KPI101": (WARNING, "unused scale"),
     "KPI102": (WARNING, "unused measure"),
     "KPI103": (WARNING, "unused rating"),
+    # KPI104 and KPI105 are kept for version timelines.
+    "KPI106": (WARNING, "score never applies"),
 }
 
 

@@ -19,7 +19,9 @@ from pydantic import BaseModel, ConfigDict
 from kpidsl.data.sources import sha256_of
 
 MANIFEST_FILE = "manifest.json"
-MANIFEST_VERSION = 1
+MANIFEST_VERSION = 2
+"""2 added `framework.files[].source`, `what_if`, `data.allowed_empty` and `population`; a version 1
+manifest still reads (the added fields take their defaults)."""
 
 
 class _Model(BaseModel):
@@ -39,6 +41,7 @@ class FrameworkFile(_Model):
     title: str | None = None
     version: str | None = None
     effective: datetime.date | None = None
+    source: str | None = None  # its copy in the run folder: evidence/sources/...
 
 
 class Rounding(_Model):
@@ -89,6 +92,7 @@ class DataInfo(_Model):
     reject_invalid: bool
     files: list[DataFileInfo]
     rows: list[InputRows]
+    allowed_empty: list[str] = []  # inputs --allow-empty let have no row in the period
 
 
 class QuotaDecision(_Model):
@@ -109,6 +113,14 @@ class ResultCount(_Model):
     count: int
 
 
+class Population(_Model):
+    """Of one entity's rows scored: how many no score's `where` held for, and how many several held for."""
+
+    entity: str
+    matched_none: int
+    matched_several: int
+
+
 class OutputFile(_Model):
     name: str            # relative to the output folder, `/`-separated
     sha256: str
@@ -123,6 +135,10 @@ class Manifest(_Model):
     data: DataInfo
     results: list[ResultCount]
     quota: list[QuotaDecision]
+    # Scored with --what-if: a period before the framework's `effective` date; never an official result.
+    what_if: bool = False
+    # Per entity, for a period run (a roll-up run scores its periods apart and leaves this empty).
+    population: list[Population] = []
     outputs: list[OutputFile] = []
 
     def to_json(self) -> str:
@@ -133,18 +149,25 @@ def _relative(path: str, base: str) -> str:
     return Path(os.path.relpath(os.path.abspath(path), base)).as_posix()
 
 
-def framework_info(program: Any) -> FrameworkInfo:
-    """The root framework's header and every file it is built from, hashed."""
+def framework_info(program: Any, sources: Sequence[Any] = ()) -> FrameworkInfo:
+    """The root framework's header and every file it is built from, hashed.
+
+    `sources` are the copies kept in the run folder (output/sources.py): a file copied there
+    is hashed from the bytes copied, and names its copy.
+    """
     root = program.root
     base = os.path.dirname(os.path.abspath(program.root_file))
     by_file = {os.path.normpath(fw.span.file): fw for fw in program.frameworks.values()}
+    copies = {os.path.normpath(c.path): c for c in sources}
     files = []
     for path in program.files:
         fw = by_file.get(os.path.normpath(path))
-        digest, size = sha256_of(path)
+        copy = copies.get(os.path.normpath(path))
+        digest, size = (copy.sha256, len(copy.data)) if copy is not None else sha256_of(path)
         files.append(FrameworkFile(path=_relative(path, base), sha256=digest, size=size,
                                    id=fw.id if fw else None, title=fw.title if fw else None,
-                                   version=fw.version if fw else None, effective=fw.effective if fw else None))
+                                   version=fw.version if fw else None, effective=fw.effective if fw else None,
+                                   source=copy.output_name if copy is not None else None))
     rounding = program.rounding
     return FrameworkInfo(id=root.id, title=root.title, version=root.version, effective=root.effective,
                          period=root.period, root=_relative(program.root_file, base),
@@ -153,14 +176,15 @@ def framework_info(program: Any) -> FrameworkInfo:
                          files=files)
 
 
-def data_info(source_path: str, load: Any) -> DataInfo:
+def data_info(source_path: str, load: Any, allowed_empty: Sequence[str] = ()) -> DataInfo:
     files = [DataFileInfo(input=f.input, name=f.name, format=f.format, sha256=f.sha256, size=f.size)
              for f in load.files]
     rows = [InputRows(input=c.input, file=c.file, read=c.read, in_period=c.read - c.outside_period,
                       outside_period=c.outside_period, used=c.used, rejected=c.rejected)
             for c in load.counts.values()]
     name = os.path.basename(os.path.normpath(source_path)) or source_path
-    return DataInfo(source=name, reject_invalid=load.reject_invalid, files=files, rows=rows)
+    return DataInfo(source=name, reject_invalid=load.reject_invalid, files=files, rows=rows,
+                    allowed_empty=sorted(set(allowed_empty)))
 
 
 def period_info(period: Any) -> PeriodInfo:
@@ -173,6 +197,21 @@ def result_counts(con: Any) -> list[ResultCount]:
     rows = con.execute(f"SELECT entity, status, count(*) FROM {result_table('entities')} "
                        "GROUP BY ALL ORDER BY entity, status").fetchall()
     return [ResultCount(entity=e, status=s, count=c) for e, s, c in rows]
+
+
+def population_counts(con: Any) -> list[Population]:
+    """Entities matched by no score's `where`, and by more than one (the first of them scored it)."""
+    from kpidsl.output.tables import present_wide_tables
+    from kpidsl.plan import MATCHED_COLUMN, wide_table
+    from kpidsl.sql.quoting import ident
+
+    out = []
+    for entity in present_wide_tables(con):
+        column = ident(MATCHED_COLUMN)
+        none, several = con.execute(f"SELECT count(*) FILTER (WHERE {column} = 0), count(*) FILTER (WHERE "
+                                    f"{column} > 1) FROM {wide_table(entity)}").fetchall()[0]
+        out.append(Population(entity=entity, matched_none=none, matched_several=several))
+    return out
 
 
 def quota_decisions(con: Any) -> list[QuotaDecision]:

@@ -71,6 +71,12 @@ def _tables_made(con: Any) -> set[str]:
         "AND table_schema = $s", {"s": RESULTS_SCHEMA}).fetchall()}
 
 
+def present_wide_tables(con: Any) -> list[str]:
+    """The entities (people, units) that have a wide table in this run, in that order."""
+    found = _tables_made(con)
+    return [e for e in ("people", "units") if f"{WIDE_PREFIX}{e}" in found]
+
+
 def present_tables(con: Any) -> dict[str, tuple[tuple[str, str], ...]]:
     """The contract's tables and the optional ones this run has, in a fixed order."""
     found = _tables_made(con)
