@@ -89,7 +89,9 @@ def test_most_generated_frameworks_check_clean(tmp_path):
     """The property is only as good as the share of drawn frameworks it gets to compile."""
     clean = []
 
-    @settings(max_examples=15, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    # Derandomized: the same 15 frameworks each run, so the share cannot flake below the bar by chance.
+    @settings(max_examples=15, deadline=None, database=None, derandomize=True,
+              suppress_health_check=list(HealthCheck))
     @given(typed_frameworks())
     def draw(text):
         clean.append(not _check(tmp_path, text)[1])

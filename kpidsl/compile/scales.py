@@ -5,10 +5,10 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import assert_never
 
-from kpidsl.check.scales import Interval, _edges, _intervals, output
 from kpidsl.compile.expressions import ExprCompiler
 from kpidsl.compile.frame import CompileError, Scope
 from kpidsl.compile.values import V, _deps
+from kpidsl.semantic.bands import Interval, band_edges, band_intervals, output
 from kpidsl.syntax import nodes as n
 
 
@@ -98,11 +98,11 @@ def _bands(ec: ExprCompiler, s: Scope, body: n.Bands, value: V) -> V:
         if band.is_else:
             fallback = band
             break
-        edges = _edges(band, found)
+        edges = band_edges(band, found)
         if edges is None:
             raise CompileError("a band of this scale is not well formed", band.span)
         parsed.append(edges)
-    kept = _intervals(parsed, found)
+    kept = band_intervals(parsed, found)
     if kept is None:
         raise CompileError("the bands of this scale are out of order", body.span)
     whens = []
