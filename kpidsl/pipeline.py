@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from kpidsl.diagnostics import Diagnostic, sorted_diagnostics
+from kpidsl.diagnostics.codes import UNREADABLE
 
 if TYPE_CHECKING:
     from kpidsl.semantic.resolve import Loader, Program
@@ -94,7 +95,7 @@ RUN_INPUT = "input"          # an argument or a file cannot be used
 RUN_DATA = "data"            # the data has problems
 
 # Diagnostics that mean the framework file itself could not be read (an input error, not a finding).
-_UNREADABLE = frozenset({"KPI005", "KPI006", "KPI007", "KPI010"})
+_UNREADABLE = UNREADABLE
 
 
 @dataclass(frozen=True)

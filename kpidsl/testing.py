@@ -33,12 +33,13 @@ from fractions import Fraction
 from typing import Any
 
 from kpidsl.diagnostics import Diagnostic
+from kpidsl.diagnostics.codes import UNREADABLE
 from kpidsl.period import Period, effective_problem, parse_period, period_of
 from kpidsl.semantic.resolve import Program
 from kpidsl.syntax import nodes as n
 
 # Codes that mean a framework file could not be read at all (as `kpidsl check`): exit 2.
-UNREADABLE_CODES = frozenset({"KPI005", "KPI006", "KPI007", "KPI010"})
+UNREADABLE_CODES = UNREADABLE
 
 Tables = dict[str, tuple[tuple[str, ...], list[tuple[Any, ...]]]]
 # Fills the `results.*` tables of `con` for `period`, from the typed data already loaded;

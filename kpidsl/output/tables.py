@@ -21,6 +21,7 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any, assert_never
 
+from kpidsl.decimals import decimal_text as decimal_text_of
 from kpidsl.plan import DEC, OPTIONAL_TABLES, RESULT_TABLES, RESULTS_SCHEMA, WIDE_FIELDS, WIDE_PREFIX, wide_table  # noqa: F401
 from kpidsl.semantic.resolve import Program
 from kpidsl.sql.quoting import Params, ident, qualified
@@ -87,19 +88,7 @@ def present_tables(con: Any) -> dict[str, tuple[tuple[str, str], ...]]:
 
 def num_text(value: Fraction) -> str:
     """Exact decimal text when the number has one (0.25), else `n/d` (1/3)."""
-    den = value.denominator
-    for p in (2, 5):
-        while den % p == 0:
-            den //= p
-    if den != 1:
-        return f"{value.numerator}/{value.denominator}"
-    places = 0
-    while (value * 10 ** places).denominator != 1:
-        places += 1
-    text = str(abs((value * 10 ** places).numerator)).rjust(places + 1, "0")
-    if places:
-        text = f"{text[:-places]}.{text[-places:]}"
-    return ("-" if value < 0 else "") + text
+    return decimal_text_of(value)
 
 
 def _output(num: n.Num) -> Fraction:
