@@ -10,10 +10,13 @@ of them; a `levels` step repeats its body once per depth of the unit tree.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from kpidsl.source import Span
 from kpidsl.sql.quoting import qualified
+
+StepKind = Literal["base", "scan", "stage", "results", "capture", "levels", "rollup"]
+RuleKind = Literal["measure", "score", "rating", "rollup", "scan", "base", "results", "quota"]
 
 # ---------------------------------------------------------------- the schemas a plan reads and writes
 WORK = "kpi_run"
@@ -84,7 +87,7 @@ def wide_table(entity: str) -> str:
 class Rule:
     """One rule of the framework that a step computes: what it is, where it is written, the SQL of its value."""
 
-    kind: str          # measure | score | rating | rollup | scan | base | results
+    kind: RuleKind
     name: str
     span: Span | None
     sql: str = ""      # the expressions it adds (for reading the plan), not executed on its own
@@ -95,7 +98,7 @@ class Step:
     """One statement: it creates `creates` from the tables in `reads`, with `params` bound by name."""
 
     name: str
-    kind: str          # base | scan | stage | results | capture | levels | rollup
+    kind: StepKind
     sql: str
     params: dict[str, Any] = field(default_factory=dict)
     entity: str | None = None

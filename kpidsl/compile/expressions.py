@@ -6,7 +6,7 @@ from kpidsl.compile.aggregates import Aggregates, Scan
 from kpidsl.compile.frame import ColInfo, CompileError, Frame, Scope
 from kpidsl.compile.names import Ent, NameReader, Names
 from kpidsl.compile.relation import Rel
-from kpidsl.compile.values import ExactArithmetic, V, _deps
+from kpidsl.compile.values import ExactArithmetic, V, ValueKind, _deps
 from kpidsl.semantic.resolve import Program
 from kpidsl.semantic.types import Analysis
 from kpidsl.sql import decimal as D
@@ -106,7 +106,7 @@ class ExprCompiler(NameReader, Aggregates, ExactArithmetic):
             raise CompileError(f"`{e.dotted}` is not a single value here", e.span)
         return self.expr(e, s)
 
-    def unify(self, a: V, b: V) -> tuple[V, V, str]:
+    def unify(self, a: V, b: V) -> tuple[V, V, ValueKind]:
         if a.kind == "null":
             if b.kind in ("int", "dec"):
                 a = V(f"CAST(NULL AS {'BIGINT' if b.kind == 'int' else f'DECIMAL(38,{b.scale})'})", b.kind,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 from kpidsl.diagnostics import Diagnostic
 from kpidsl.source import Span
@@ -13,6 +14,12 @@ from kpidsl.syntax import nodes as n
 # a rating is computed once per score (or rollup) that uses it, so that the staff rating
 # and the leader rating of one `rating` declaration are separate steps.
 NodeKey = tuple
+
+RowKind = Literal["input", "entity", "periods"]
+TypeKind = Literal["number", "integer", "bool", "date", "text", "ref", "enum", "level", "entity", "collection",
+                   "column", "narrow", "unknown"]
+SymKind = Literal["measure", "field", "collection", "relation", "result", "narrow", "criterion", "periods",
+                  "enum_value", "level"]
 
 ENTITIES = ("people", "units")
 COLLECTION_AGGREGATES = ("count", "sum", "mean", "share")
@@ -25,7 +32,7 @@ FUNCTIONS = ("count", "sum", "mean", "min", "max", "share", "round", "abs")
 class Row:
     """What one element of a collection is: an input's row, a person or unit, or a period result."""
 
-    kind: str            # "input" | "entity" | "periods"
+    kind: RowKind
     name: str            # the input's name, or "people" / "units"
     score: str | None = None   # people or units narrowed to those scored by this score
 
@@ -34,7 +41,7 @@ class Row:
 class Type:
     """number, integer, bool, date, text, ref, enum, level, entity, collection, column, narrow or unknown."""
 
-    kind: str
+    kind: TypeKind
     values: tuple[str, ...] = ()     # enum values, rating levels (best first)
     owner: str = ""                  # the enum's field, the levels' rating(s), the ref's input
     row: Row | None = None           # entity, collection, column
@@ -165,7 +172,7 @@ def join_all(types: list[Type]) -> Type:
 class Sym:
     """What one part of a name stands for."""
 
-    kind: str        # measure field collection relation result narrow criterion periods enum_value level
+    kind: SymKind
     name: str
     type: Type
     deps: tuple[NodeKey, ...] = ()          # graph nodes read by naming it
