@@ -215,7 +215,7 @@ def _rollup_scores(program: Program) -> Iterator[Diagnostic]:
         if not any(isinstance(i, n.RollupScore) for i in rollup.items):
             yield Diagnostic(
                 "KPI025", f"roll-up `{rollup.name}` has no `score = ...`; a roll-up's result is its score",
-                word_span(rollup.span, rf"\brollup\s+({rollup.name})\b"),
+                rollup.name_span or rollup.span,
                 help="give it a score over its periods, e.g. `score = mean(periods.score)`")
 
 
@@ -228,7 +228,7 @@ def _keys(program: Program) -> Iterator[Diagnostic]:
             who = _WHO[entity]
             yield Diagnostic(
                 "KPI026", f"{entity} come from input `{inp.name}`, which has no `key`; each {who} is told apart "
-                          "by it", word_span(inp.span, rf"\binput\s+({inp.name})\b"),
+                          "by it", inp.name_span or inp.span,
                 help=f"name the field that identifies a {who} after the input's name, e.g. "
                      f"`input {inp.name} key {who}_id {{`")
 

@@ -91,7 +91,14 @@ def head_span(node: n.Node) -> Span:
 
 
 def name_span(node: n.Node, keyword: str, name: str) -> Span:
-    """The span of the name written after `keyword` in a declaration such as `measure done ...`."""
+    """The span of the name written after `keyword` in a declaration such as `measure done ...`.
+
+    Declarations and score items carry their name's span from the parser; other nodes (an
+    override's level) are searched in the node's text.
+    """
+    own = getattr(node, "name_span", None)
+    if own is not None and getattr(node, "name", None) == name:
+        return own
     return word_span(node.span, rf"\b{keyword}\s+({re.escape(name)})\b")
 
 

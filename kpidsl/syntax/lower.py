@@ -186,7 +186,7 @@ class _Lower(Transformer):
             else:
                 fields.append(item)
         return n.Input(span=span, name=str(name), label=self._label(label), fields=tuple(fields),
-                       locked=bool(locked), **opts)
+                       locked=bool(locked), **opts, name_span=self._tok_span(name))
 
     def key(self, meta, children):
         return "key", str(children[0]), self._span(meta, children)
@@ -254,7 +254,8 @@ class _Lower(Transformer):
     def measure(self, meta, children):
         locked, name, label, entity, expr, missing = children
         return n.Measure(span=self._span(meta, children), name=str(name), label=self._label(label),
-                         entity=entity, expr=expr, missing=missing[1] if missing else None, locked=bool(locked))
+                         entity=entity, expr=expr, missing=missing[1] if missing else None, locked=bool(locked),
+                         name_span=self._tok_span(name))
 
     def missing(self, meta, children):
         """("missing", the policy, where `missing ...` is written): a policy given twice is shown there."""
@@ -265,7 +266,7 @@ class _Lower(Transformer):
     def scale(self, meta, children):
         locked, name, label, body = children
         return n.Scale(span=self._span(meta, children), name=str(name), label=self._label(label), body=body,
-                       locked=bool(locked))
+                       locked=bool(locked), name_span=self._tok_span(name))
 
     def linear(self, meta, children):
         points = tuple(c for c in children if isinstance(c, n.Point))
@@ -324,7 +325,7 @@ class _Lower(Transformer):
         span = self._span(meta, children)
         opts, items = self._block_opts(rest, f"score `{name}`")
         return n.Score(span=span, name=str(name), label=self._label(label), entity=entity, where=where,
-                       items=tuple(items), locked=bool(locked), **opts)
+                       items=tuple(items), locked=bool(locked), **opts, name_span=self._tok_span(name))
 
     def _block_opts(self, rest: list, owner: str) -> tuple[dict, list]:
         opts: dict[str, Any] = {}
@@ -377,7 +378,8 @@ class _Lower(Transformer):
             else:
                 missing = value
         return n.Criterion(span=span, name=str(name), label=self._label(label), share=share, expr=expr,
-                           scale=scale, scale_span=scale_span, missing=missing, locked=bool(locked))
+                           scale=scale, scale_span=scale_span, missing=missing, locked=bool(locked),
+                           name_span=self._tok_span(name))
 
     def scored(self, meta, children):
         value = children[0]
@@ -386,12 +388,14 @@ class _Lower(Transformer):
     def group(self, meta, children):
         locked, name, label, share, missing, *items = children
         return n.Group(span=self._span(meta, children), name=str(name), label=self._label(label), share=share,
-                       missing=missing[1] if missing else None, items=tuple(items), locked=bool(locked))
+                       missing=missing[1] if missing else None, items=tuple(items), locked=bool(locked),
+                       name_span=self._tok_span(name))
 
     def _adjustment(self, kind: str, meta, children):
         locked, name, label, expr, limit = children
         return n.Adjustment(span=self._span(meta, children), kind=kind, name=str(name),
-                            label=self._label(label), expr=expr, limit=limit, locked=bool(locked))
+                            label=self._label(label), expr=expr, limit=limit, locked=bool(locked),
+                            name_span=self._tok_span(name))
 
     def bonus(self, meta, children):
         return self._adjustment("bonus", meta, children)
@@ -406,7 +410,7 @@ class _Lower(Transformer):
     def rating(self, meta, children):
         locked, name, label, *items = children
         return n.Rating(span=self._span(meta, children), name=str(name), label=self._label(label),
-                        items=tuple(items), locked=bool(locked))
+                        items=tuple(items), locked=bool(locked), name_span=self._tok_span(name))
 
     def level(self, meta, children):
         name, label, when = children
@@ -440,7 +444,7 @@ class _Lower(Transformer):
         locked, name, label, entity, per, *items = children
         return n.Rollup(span=self._span(meta, children), name=str(name), label=self._label(label), entity=entity,
                         per=self._choice(per, PERIOD_KINDS, "period kind") or str(per), items=tuple(items),
-                        locked=bool(locked))
+                        locked=bool(locked), name_span=self._tok_span(name))
 
     def rollup_score(self, meta, children):
         return n.RollupScore(span=self._span(meta, children), expr=children[0])

@@ -217,6 +217,7 @@ class Field(Node):
 @dataclass(frozen=True, kw_only=True)
 class Input(Node):
     name: str
+    name_span: Span | None = field(default=None, compare=False, repr=False)   # where the name is written
     label: str | None
     fields: tuple[Field, ...]
     key: str | None = None
@@ -240,6 +241,7 @@ class PeopleEntity(Node):
 @dataclass(frozen=True, kw_only=True)
 class Measure(Node):
     name: str
+    name_span: Span | None = field(default=None, compare=False, repr=False)   # where the name is written
     label: str | None
     entity: str
     expr: Expr
@@ -307,6 +309,7 @@ ScaleBody = Linear | Bands | Target | Levels | PassFail
 @dataclass(frozen=True, kw_only=True)
 class Scale(Node):
     name: str
+    name_span: Span | None = field(default=None, compare=False, repr=False)   # where the name is written
     label: str | None
     body: ScaleBody
     locked: bool = False
@@ -325,6 +328,7 @@ class Share(Node):
 @dataclass(frozen=True, kw_only=True)
 class Criterion(Node):
     name: str
+    name_span: Span | None = field(default=None, compare=False, repr=False)   # where the name is written
     label: str | None
     share: Share | None
     expr: Expr
@@ -340,6 +344,7 @@ class Adjustment(Node):
 
     kind: str
     name: str
+    name_span: Span | None = field(default=None, compare=False, repr=False)   # where the name is written
     label: str | None
     expr: Expr
     limit: Num | None = None
@@ -349,6 +354,7 @@ class Adjustment(Node):
 @dataclass(frozen=True, kw_only=True)
 class Group(Node):
     name: str
+    name_span: Span | None = field(default=None, compare=False, repr=False)   # where the name is written
     label: str | None
     share: Share | None
     items: tuple[Item, ...]
@@ -367,6 +373,7 @@ Item = Criterion | Group | Adjustment
 @dataclass(frozen=True, kw_only=True)
 class Score(Node):
     name: str
+    name_span: Span | None = field(default=None, compare=False, repr=False)   # where the name is written
     label: str | None
     entity: str
     items: tuple[Item | UseRating, ...]
@@ -434,6 +441,7 @@ RatingItem = Level | Override | RatingCap | Quota
 @dataclass(frozen=True, kw_only=True)
 class Rating(Node):
     name: str
+    name_span: Span | None = field(default=None, compare=False, repr=False)   # where the name is written
     label: str | None
     items: tuple[RatingItem, ...]
     locked: bool = False
@@ -457,6 +465,7 @@ RollupItem = RollupScore | UseRating | NotEvaluated
 @dataclass(frozen=True, kw_only=True)
 class Rollup(Node):
     name: str
+    name_span: Span | None = field(default=None, compare=False, repr=False)   # where the name is written
     label: str | None
     entity: str
     per: str
