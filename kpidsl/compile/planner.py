@@ -27,6 +27,7 @@ from kpidsl.plan import Plan, RollupPlan, Rule, Step
 from kpidsl.semantic.graph import declaration, dependency_graph
 from kpidsl.semantic.resolve import Program
 from kpidsl.semantic.scope import Analysis, NodeKey
+from kpidsl.semantic.types import describe_node
 from kpidsl.sql import decimal as D
 from kpidsl.sql.quoting import Params, ident, qualified
 from kpidsl.syntax import nodes as n
@@ -431,7 +432,7 @@ class PlanCompiler:
         frames = frames or self.frames
         entities = {self._entity(k) for k in group}
         if entities != {"units"}:
-            names = ", ".join(describe(k) for k in group)
+            names = ", ".join(describe_node(k) for k in group)
             raise CompileError(f"these rules depend on each other: {names}", self._decl(group[0]).span)
         fr = frames["units"]
         self.flush(fr)
@@ -498,12 +499,6 @@ class PlanCompiler:
 def compile_rollup(ec: ExprCompiler, scope: Scope, rollup: n.Rollup) -> list[str]:
     from kpidsl.compile.rollups import compile_rollup as compile_one
     return compile_one(ec, scope, rollup)
-
-
-def describe(key: NodeKey) -> str:
-    if key[0] == "rating":
-        return f"rating `{key[1]}` of {key[2]} `{key[3]}`"
-    return f"{key[0]} `{key[1]}`"
 
 
 def _scan_order(scans: list[Scan]) -> list[Scan]:
