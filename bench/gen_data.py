@@ -335,8 +335,24 @@ def _unit_name(g: Gen, t: Table, f: n.Field) -> str | None:
     return f"CASE WHEN _i = 0 THEN {root} ELSE {unit} || CAST(_i AS VARCHAR) END"
 
 
+_FAMILY = ["Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Vũ", "Đặng", "Bùi", "Đỗ", "Hồ", "Ngô", "Dương"]
+_MIDDLE = ["Văn", "Thị", "Minh", "Thu", "Đức", "Ngọc", "Quang", "Hữu"]
+_GIVEN = ["An", "Bình", "Châu", "Dũng", "Giang", "Hà", "Hải", "Hương", "Khánh", "Lan", "Long", "Mai", "Nam",
+          "Nga", "Phong", "Phương", "Quân", "Quỳnh", "Sơn", "Tâm", "Thảo", "Trang", "Tuấn", "Việt", "Yến"]
+
+
+def _person_name(g: Gen, t: Table, f: n.Field) -> str | None:
+    """Vietnamese full names, family + middle + given, the same for the same index."""
+    family, middle, given = (g.bind(name, values) for name, values in
+                             (("family_names", _FAMILY), ("middle_names", _MIDDLE), ("given_names", _GIVEN)))
+    return (f"list_extract({family}, CAST(_i % {len(_FAMILY)} AS INTEGER) + 1) || ' ' || "
+            f"list_extract({middle}, CAST((_i // {len(_FAMILY)}) % {len(_MIDDLE)} AS INTEGER) + 1) || ' ' || "
+            f"list_extract({given}, CAST((_i * 7) % {len(_GIVEN)} AS INTEGER) + 1)")
+
+
 HINTS: dict[tuple[str, str], Hint] = {
     ("units", "name"): _unit_name,
+    ("people", "name"): _person_name,
     ("people", "role"): _role,
     ("people", "organising"): _leaders_only,
     ("people", "cohesion"): _leaders_only,

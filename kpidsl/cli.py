@@ -12,6 +12,7 @@ import click
 
 from kpidsl import __version__
 from kpidsl.diagnostics.codes import UNREADABLE
+from kpidsl.i18n import LANGUAGES
 
 if TYPE_CHECKING:  # the pipeline is imported inside each command, so `--help` and `--version` stay instant
     from kpidsl.diagnostics import Diagnostic
@@ -349,10 +350,17 @@ def _formats(ctx: click.Context, param: click.Parameter, value: str) -> tuple[st
 @click.option("--what-if", "what_if", is_flag=True,
               help="score a period before the framework's effective date anyway (marked as a what-if run)")
 @click.option("--quiet", "-q", is_flag=True, help="print nothing when the run succeeds")
+@click.option("--lang", type=click.Choice(LANGUAGES), default=None,
+              help="the language of the report, the labels and the summary (default: the framework's `language`)")
+@click.option("--long", "long_tables", is_flag=True,
+              help="also write the long tables: one row per item (items) and per measure (measures)")
+@click.option("--bom/--no-bom", default=True, show_default=True,
+              help="start CSV files with a UTF-8 byte order mark, which Excel needs to read Vietnamese text")
 def run(framework: str, data: str, period: str, out: str, formats: tuple[str, ...], reject_invalid: bool,
-        allow_empty: tuple[str, ...], what_if: bool, quiet: bool) -> None:
+        allow_empty: tuple[str, ...], what_if: bool, quiet: bool, lang: str | None, long_tables: bool,
+        bom: bool) -> None:
     """Score a period's data with a framework and write the results, a report and a manifest."""
-    from kpidsl.pipeline import RUN_DATA, RUN_FRAMEWORK, RUN_INPUT, run_framework
+    from kpidsl.pipeline import RUN_DATA, RUN_FRAMEWORK, RUN_INPUT, OutputOptions, run_framework
 
     def stage(name: str) -> None:
         click.echo(f"kpidsl: {name}…", err=True)
@@ -360,7 +368,8 @@ def run(framework: str, data: str, period: str, out: str, formats: tuple[str, ..
     show = not quiet and _stderr_is_terminal()  # stage lines are for a person watching, never for a log
     report = run_framework(framework, data, period, out, formats, reject_invalid, stage if show else None,
                            what_if=what_if,
-                           allow_empty=[n.strip() for v in allow_empty for n in v.split(",") if n.strip()])
+                           allow_empty=[n.strip() for v in allow_empty for n in v.split(",") if n.strip()],
+                           options=OutputOptions(lang=lang, long=long_tables, bom=bom))
     for d in report.diagnostics:
         if d.is_error or not quiet:
             _echo_diag(d)
@@ -380,7 +389,7 @@ def run(framework: str, data: str, period: str, out: str, formats: tuple[str, ..
                    + ("" if reject_invalid else " (--reject-invalid leaves bad rows out)"), err=True)
         sys.exit(EXIT_INPUT)
     if not quiet:
-        click.echo(_run_summary(report))
+        click.echo(_run_summary(report, report.lang))
     sys.exit(EXIT_OK)
 
 
@@ -388,23 +397,24 @@ def _stderr_is_terminal() -> bool:
     return bool(getattr(sys.stderr, "isatty", lambda: False)())
 
 
-def _run_summary(report: Any) -> str:
+def _run_summary(report: Any, t: Any) -> str:
+    """One line: what was scored and where it went, in the outputs' language."""
     manifest = report.manifest
     scored: dict[str, int] = {}
     errors = 0
     for row in manifest.results:
         scored[row.entity] = scored.get(row.entity, 0) + row.count
         errors += row.count if row.status == "error" else 0
-    people = scored.get("people", 0)
-    units = scored.get("units", 0)
-    words = [f"{people} {'person' if people == 1 else 'people'}", _plural(units, "unit")]
+    people = t.n_("{count} person", "{count} people", scored.get("people", 0))
+    units = t.n_("{count} unit", "{count} units", scored.get("units", 0))
     rejected = sum(r.rejected for r in manifest.data.rows)
-    text = f"{manifest.period.label}: {' and '.join(words)}"
+    text = t._("{period}: {people} and {units}", period=manifest.period.label, people=people, units=units)
     if errors:
-        text += f", {_plural(errors, 'result')} with status error"
+        text += ", " + t.n_("{count} result with status error", "{count} results with status error", errors)
     if manifest.data.reject_invalid:
-        text += f", {_plural(rejected, 'row')} rejected"
-    return f"{text}; wrote {_plural(len(manifest.outputs) + 1, 'file')} to {report.out_dir}"
+        text += ", " + t.n_("{count} row rejected", "{count} rows rejected", rejected)
+    files = t.n_("{count} file", "{count} files", len(manifest.outputs) + 1)
+    return text + "; " + t._("wrote {files} to {folder}", files=files, folder=report.out_dir)
 
 
 # ---------------------------------------------------------------- explain
@@ -415,13 +425,16 @@ def _run_summary(report: Any) -> str:
 @click.option("--score", "score", default=None, help="only the result of this score (or roll-up)")
 @click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="a readable tree, or one JSON document (schema in docs/cli.md)")
-def explain(folder: str, entity_id: str, score: str | None, output_format: str) -> None:
+@click.option("--lang", type=click.Choice(LANGUAGES), default=None,
+              help="the language of the explanation (default: the framework's `language`)")
+def explain(folder: str, entity_id: str, score: str | None, output_format: str, lang: str | None) -> None:
     """Explain a result of an earlier run from its output folder, line by line."""
+    from kpidsl.i18n import lang as language
     from kpidsl.output.explain import ExplainError, render_text
     from kpidsl.output.explain import explain as explain_result
 
     try:
-        answer = explain_result(folder, entity_id, score)
+        answer = explain_result(folder, entity_id, score, language(lang) if lang else None)
     except ExplainError as err:
         click.echo(f"kpidsl: {err.message}", err=True)
         if err.help:
@@ -430,7 +443,100 @@ def explain(folder: str, entity_id: str, score: str | None, output_format: str) 
     if output_format == "json":
         click.echo(answer.to_json())
     else:
-        click.echo(render_text(answer), nl=False)
+        click.echo(render_text(answer, answer_language(folder, lang)), nl=False)
+    sys.exit(EXIT_OK)
+
+
+def answer_language(folder: str, override: str | None) -> Any:
+    """The language of an explanation: asked, else the one the run's framework speaks."""
+    import json
+
+    from kpidsl.i18n import lang as language
+    from kpidsl.output.tables import EVIDENCE_DIR, FRAMEWORK_EVIDENCE
+
+    if override:
+        return language(override)
+    try:
+        with open(os.path.join(folder, EVIDENCE_DIR, FRAMEWORK_EVIDENCE), encoding="utf-8") as fh:
+            code = json.load(fh).get("language")
+        return language(code if code in LANGUAGES else None)
+    except (OSError, ValueError, AttributeError):
+        return language(None)
+
+
+# ---------------------------------------------------------------- sheets
+
+@main.command()
+@click.argument("folder", type=click.Path())
+@click.option("--id", "entity_id", default=None, help="only the sheet of this person or unit")
+@click.option("--unit", default=None, help="only this unit: its own sheet and one per member, in one file")
+@click.option("--to", "target", default=None, type=click.Path(),
+              help="the folder to write to (default: FOLDER/sheets)")
+@click.option("--format", "formats", default="html,pdf", show_default=True,
+              help="html, pdf, or both, comma-separated")
+@click.option("--lang", type=click.Choice(LANGUAGES), default=None,
+              help="the language of the sheets (default: the framework's `language`)")
+def sheets(folder: str, entity_id: str | None, unit: str | None, target: str | None, formats: str,
+           lang: str | None) -> None:
+    """Print the appraisal sheets of a run: one page per person and per unit, a unit in one file."""
+    from kpidsl.output.sheets import FORMATS, SheetsError, write_sheets
+
+    if entity_id is not None and unit is not None:
+        raise click.UsageError("give --id or --unit, not both")
+    chosen = tuple(dict.fromkeys(p.strip().lower() for p in formats.split(",") if p.strip()))
+    if not chosen or any(f not in FORMATS for f in chosen):
+        raise click.BadParameter(f"give html, pdf or html,pdf (not {formats!r})", param_hint="--format")
+    try:
+        written = write_sheets(folder, entity_id, unit, target, chosen, lang)
+    except SheetsError as err:
+        click.echo(f"kpidsl: {err.message}", err=True)
+        if err.help:
+            click.echo(f"  help: {err.help}", err=True)
+        sys.exit(EXIT_INPUT)
+    except OSError as err:
+        click.echo(f"kpidsl: cannot write the sheets: {err.strerror or err}"
+                   + (f" ({err.filename})" if err.filename else ""), err=True)
+        sys.exit(EXIT_INPUT)
+    for path in written:
+        click.echo(path)
+    sys.exit(EXIT_OK)
+
+
+# ---------------------------------------------------------------- template
+
+@main.command()
+@click.argument("framework", type=click.Path())
+@click.option("--out", "out", required=True, type=click.Path(), help="the folder to write the empty files to")
+@click.option("--format", "fmt", type=click.Choice(["xlsx", "csv"]), default="xlsx", show_default=True,
+              help="spreadsheets with drop-downs and checks, or CSV files with an instructions file")
+@click.option("--lang", type=click.Choice(LANGUAGES), default=None,
+              help="the language of the instructions (default: the framework's `language`)")
+def template(framework: str, out: str, fmt: str, lang: str | None) -> None:
+    """Write one empty data file per input the framework reads, headed by the fields' labels."""
+    from kpidsl.i18n import language_of
+    from kpidsl.output.template import write_templates
+    from kpidsl.pipeline import check_file
+
+    program, diags = check_file(framework)
+    for d in diags:
+        if d.is_error:
+            _echo_diag(d)
+    if any(d.code in UNREADABLE_CODES for d in diags):
+        sys.exit(EXIT_INPUT)
+    if program is None or any(d.is_error for d in diags):
+        click.echo(f"kpidsl: {_summary(diags, 1)}; no template was written", err=True)
+        sys.exit(EXIT_FINDINGS)
+    if os.path.exists(out) and not os.path.isdir(out):
+        click.echo(f"kpidsl: {out} exists and is not a folder", err=True)
+        sys.exit(EXIT_INPUT)
+    try:
+        written = write_templates(program, out, fmt, language_of(program.root, lang, program.frameworks))
+    except OSError as err:
+        click.echo(f"kpidsl: cannot write the templates: {err.strerror or err}"
+                   + (f" ({err.filename})" if err.filename else ""), err=True)
+        sys.exit(EXIT_INPUT)
+    for path in written:
+        click.echo(path)
     sys.exit(EXIT_OK)
 
 

@@ -384,6 +384,12 @@ def _header_lines(fw: n.Framework) -> list[str]:
         lines.append(INDENT + "period " + fw.period)
     if fw.rounding is not None:
         lines.append(INDENT + f"rounding {fw.rounding.places} {fw.rounding.mode}")
+    if fw.language is not None:
+        lines.append(INDENT + "language " + fw.language)
+    if fw.decimal is not None:
+        lines.append(INDENT + "decimal " + fw.decimal)
+    if fw.dates is not None:
+        lines.append(INDENT + "dates " + fw.dates)
     return lines
 
 
@@ -517,6 +523,8 @@ def _block(node: object) -> tuple[list[Frag], str]:
             text += " key " + node.key
         if node.period_by is not None:
             text += " period by " + node.period_by
+        if node.display is not None:
+            text += " display " + node.display
         return [(0, text)], ""
     if isinstance(node, n.Scale):
         return [(0, _named("scale", node.locked, node.name, node.label) + " = " + _body_keyword(node.body))], ""

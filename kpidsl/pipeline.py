@@ -109,11 +109,22 @@ class RunReport:
     problems: str = ""
     manifest: Any = None  # kpidsl.output.manifest.Manifest when the outputs were written
     out_dir: str | None = None
+    lang: Any = None  # kpidsl.i18n.Lang: the language the outputs were written in
+
+
+@dataclass(frozen=True)
+class OutputOptions:
+    """How the outputs are written: their language (None: the framework's), the long tables, the CSV BOM."""
+
+    lang: str | None = None
+    long: bool = False
+    bom: bool = True
 
 
 def run_framework(framework: str, data: str, period: str, out: str, formats: Sequence[str] = ("csv", "parquet"),
                   reject_invalid: bool = False, progress: Callable[[str], None] | None = None,
-                  what_if: bool = False, allow_empty: Sequence[str] = ()) -> RunReport:
+                  what_if: bool = False, allow_empty: Sequence[str] = (),
+                  options: OutputOptions = OutputOptions()) -> RunReport:
     """Check the framework, load and validate the period's data, score it, and write every output to `out`.
 
     Nothing is written unless everything succeeds; `out` is then replaced as a whole (see `publish`).
@@ -181,7 +192,7 @@ def run_framework(framework: str, data: str, period: str, out: str, formats: Seq
         say(f"writing {out}")
         try:
             manifest = write_run(con, program, load, data, the_period, out, formats, what_if=what_if,
-                                 allow_empty=allow_empty)
+                                 allow_empty=allow_empty, options=options)
         except (OSError, OutputError) as err:
             why = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
             where = f" ({err.filename})" if isinstance(err, OSError) and err.filename else ""
@@ -190,7 +201,10 @@ def run_framework(framework: str, data: str, period: str, out: str, formats: Seq
     finally:
         con.close()
         shutil.rmtree(work, ignore_errors=True)
-    return RunReport(RUN_OK, warnings, manifest=manifest, out_dir=out)
+    from kpidsl.i18n import language_of
+
+    return RunReport(RUN_OK, warnings, manifest=manifest, out_dir=out,
+                     lang=language_of(program.root, options.lang, program.frameworks))
 
 
 RUN_MEMORY_LIMIT = "1GB"
@@ -260,15 +274,19 @@ def _score(con: Any, program: Program, period: Any) -> Diagnostic | str | None:
 
 
 def write_run(con: Any, program: Program, load: Any, data: str, period: Any, out: str,
-              formats: Sequence[str], what_if: bool = False, allow_empty: Sequence[str] = ()) -> Any:
+              formats: Sequence[str], what_if: bool = False, allow_empty: Sequence[str] = (),
+              options: OutputOptions = OutputOptions()) -> Any:
     """Write every output into a fresh folder next to `out`, then put it in place; returns the manifest."""
     from kpidsl import __version__
     from kpidsl.data.problems import write_rejects
+    from kpidsl.i18n import language_of
     from kpidsl.output import manifest as mf
     from kpidsl.output.report import report_data, write_report
     from kpidsl.output.sources import collect_sources, write_sources
     from kpidsl.output.tables import framework_evidence, write_evidence, write_tables
 
+    lang = language_of(program.root, options.lang, program.frameworks)
+    long, bom = options.long, options.bom
     staging = _staging_folder(out)
     try:
         evidence = framework_evidence(program)
@@ -278,12 +296,12 @@ def write_run(con: Any, program: Program, load: Any, data: str, period: Any, out
             write_rejects(con, load, os.path.join(staging, "rejects.csv"))
             names.append("rejects.csv")
         evidence_files = write_evidence(con, staging, evidence)
-        names += write_tables(con, staging, evidence, formats) + evidence_files
+        names += write_tables(con, staging, evidence, formats, lang=lang, long=long, bom=bom) + evidence_files
         manifest = mf.Manifest(engine=mf.Engine(version=__version__), framework=mf.framework_info(program, sources),
                                period=mf.period_info(period), data=mf.data_info(data, load, allow_empty),
                                results=mf.result_counts(con), quota=mf.quota_decisions(con), what_if=what_if,
                                population=mf.population_counts(con))
-        write_report(os.path.join(staging, "report.html"), report_data(con, manifest, evidence))
+        write_report(os.path.join(staging, "report.html"), report_data(con, manifest, evidence, lang))
         names.append("report.html")
         manifest = manifest.model_copy(update={"outputs": mf.output_files(staging, names)})
         with open(os.path.join(staging, mf.MANIFEST_FILE), "w", encoding="utf-8", newline="\n") as fh:

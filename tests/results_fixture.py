@@ -16,13 +16,13 @@ from kpidsl.output.tables import create_result_tables, result_table
 FRAMEWORK = """\
 framework fx "Fixture frame" version "1.0" effective 2025-07-01 period quarter
 
-input units "Units" key unit_id {
+input units "Units" key unit_id display name {
   unit_id: text
   name: text
 }
 
-input people "People" key person_id {
-  person_id: text
+input people "People" key person_id display name {
+  person_id: text  name: text?
   unit_id: ref units
   role: staff | head
   general_points: number between 0 and 30
@@ -77,8 +77,8 @@ rating unit_grades "Unit grades" {
 
 DATA = {
     "units.csv": "unit_id,name\nu1,Unit one\n",
-    "people.csv": ("person_id,unit_id,role,general_points,errors\n"
-                   "p1,u1,staff,27,2\np2,u1,staff,30,0\np3,u1,staff,30,0\n"),
+    "people.csv": ("person_id,name,unit_id,role,general_points,errors\n"
+                   "p1,Nguyễn Văn An,u1,staff,27,2\np2,<b>Trần</b> Bình,u1,staff,30,0\np3,,u1,staff,30,0\n"),
     "tasks.csv": ("task_id,person_id,due,done\n"
                   "t1,p1,2025-07-10,true\nt2,p1,2025-08-10,false\nt3,p2,2025-08-10,true\n"
                   "t4,p3,2025-09-10,true\nt5,p3,2025-10-10,false\n"),

@@ -9,7 +9,8 @@ PACKAGE = Path(__file__).resolve().parent.parent / "kpidsl"
 
 # Lowest first. A module may import its own layer and the layers before it, never a later one.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("kpidsl", "kpidsl.source", "kpidsl.decimals", "kpidsl.cachedir", "kpidsl.paths", "kpidsl.period", "kpidsl.sql"),
+    ("kpidsl", "kpidsl.source", "kpidsl.decimals", "kpidsl.cachedir", "kpidsl.paths", "kpidsl.period", "kpidsl.sql",
+     "kpidsl.i18n"),
     ("kpidsl.diagnostics",),
     ("kpidsl.syntax",),
     ("kpidsl.semantic",),

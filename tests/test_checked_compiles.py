@@ -89,12 +89,12 @@ def test_most_generated_frameworks_check_clean(tmp_path):
     """The property is only as good as the share of drawn frameworks it gets to compile."""
     clean = []
 
-    # Derandomized: the same 15 frameworks each run, so the share cannot flake below the bar by chance.
-    @settings(max_examples=15, deadline=None, database=None, derandomize=True,
+    # Derandomized: a share measured over random draws would pass or fail by luck from run to run.
+    @settings(max_examples=30, deadline=None, database=None, derandomize=True,
               suppress_health_check=list(HealthCheck))
     @given(typed_frameworks())
     def draw(text):
         clean.append(not _check(tmp_path, text)[1])
 
     draw()
-    assert len(clean) >= 10 and sum(clean) >= len(clean) // 2, f"{sum(clean)} of {len(clean)} checked clean"
+    assert len(clean) >= 20 and sum(clean) >= len(clean) // 2, f"{sum(clean)} of {len(clean)} checked clean"

@@ -20,8 +20,8 @@ from results_fixture import fake_scorer, write_inputs
 P1 = f"""\
 fx 1.0 · period 2025-Q3 · kpidsl {__version__}
 
-person p1 · score staff "Staff"  (fx.kpi:34)
-  status ok · score 70.40 of 100 · rating good "Good" · unit u1
+person Nguyễn Văn An (p1) · score staff "Staff"  (fx.kpi:34)
+  status ok · score 70.40 of 100 · rating good "Good" · unit Unit one (u1)
 
   score 70.40 = general 27.00 + results 43.40 + extra_work 0.00
     general "General": 27.00 of 30 points  (fx.kpi:35)
@@ -115,16 +115,16 @@ def test_the_best_level_and_results_without_a_score(out):
     assert "  quota on top in group u1: 1 allowed, 2 held it; resolved by score: kept\n" in p2
     assert p2.endswith("  next rating: already at the best level\n")
     p5 = explain(out, "--id", "p5").stdout
-    assert "  status error · unit u1\n  reason: general_points is missing (missing fail)\n" in p5
+    assert "  status error · unit Unit one (u1)\n  reason: general_points is missing (missing fail)\n" in p5
     assert "next rating" not in p5 and "score" not in p5.split("\n", 3)[3]
     p6 = explain(out, "--id", "p6").stdout
-    assert "person p6  (" not in p6 and "person p6\n  status not_scored · unit u1\n" in p6
+    assert "person p6  (" not in p6 and "person p6\n  status not scored · unit Unit one (u1)\n" in p6
     assert "no score block's `where` holds for it" in p6
 
 
 def test_an_unscored_criterion_of_a_unit(out):
     text = explain(out, "--id", "u1").stdout
-    assert 'unit u1 · score unit_score "Unit"  (fx.kpi:44)\n' in text
+    assert 'unit Unit one (u1) · score unit_score "Unit"  (fx.kpi:44)\n' in text
     assert "members_mean = 88.733333333333: mean(members.score), 3 rows  (fx.kpi:28)" in text
     assert "no scale: credit = value = 88.733333333333" in text
     assert "100 points × credit 88.733333333333 / 100 = 88.733333333333… → 88.73" in text
@@ -135,10 +135,11 @@ def test_json_follows_the_documented_schema(out):
     assert result.exit_code == 0
     doc = json.loads(result.stdout)
     assert (doc["version"], doc["framework"], doc["framework_version"], doc["period"], doc["engine_version"]) == \
-        (1, "fx", "1.0", "2025-Q3", __version__)
+        (2, "fx", "1.0", "2025-Q3", __version__)
     [r] = doc["results"]
     assert (r["entity"], r["id"], r["score_name"], r["status"], r["score"], r["total"], r["rating"]) == \
         ("people", "p1", "staff", "ok", "70.40", "100", "good")
+    assert (r["name"], r["unit_name"]) == ("Nguyễn Văn An", "Unit one")  # version 2: the names shown
     assert [i["path"] for i in r["items"]] == ["general", "results", "extra_work"]
     done = r["items"][1]["children"][0]
     assert done == {
@@ -276,3 +277,17 @@ def test_damaged_evidence_is_reported_not_a_traceback(out, tmp_path):
     assert result.stderr.startswith("kpidsl: copy: the evidence files cannot be read (")
     (copy / "evidence" / "framework.json").write_text("{", encoding="utf-8")
     assert "framework.json: cannot be read" in explain(copy, "--id", "p1").stderr
+
+
+def test_explained_in_vietnamese(out):
+    result = explain(out, "--id", "p1", "--lang", "vi")
+    assert result.exit_code == 0, result.output
+    text = result.stdout
+    assert text.startswith("fx 1.0 · kỳ 2025-Q3 · kpidsl ")
+    assert ("cá nhân Nguyễn Văn An (p1) · khối chấm điểm staff \"Staff\"  (fx.kpi:34)\n"
+            "  trạng thái đã chấm · điểm 70,40/100 · xếp loại good \"Good\" · đơn vị Unit one (u1)\n") in text
+    assert "      weight 60% của 70 điểm = 42 điểm × mức đạt 50 / 100 → 21,00\n" in text
+    assert "  mức xếp loại cao hơn: top \"Top\" cần điểm >= 90\n    còn thiếu 19,60 điểm (hiện có 70,40)\n" in text
+    json_doc = json.loads(explain(out, "--id", "p1", "--format", "json", "--lang", "vi").stdout)
+    assert json_doc["results"][0]["score"] == "70.40"  # numbers in JSON stay machine-readable
+    assert json_doc["results"][0]["next"]["options"][0]["note"] == "mức đạt 96,6667 thay vì 50 sẽ bù đủ"

@@ -12,7 +12,7 @@ import pytest
 from kpidsl.output import tables as R
 from results_fixture import fill_results, program_of
 
-PEOPLE_HEADER = ("id,unit,score_name,status,score,rating,rating_label,reason,"
+PEOPLE_HEADER = ("\ufeffid,name,unit,unit_name,score_name,status,score,rating,rating_label,reason,"
                  "general.value,general.points,general.weight,general.credit,results.points,results.weight,"
                  "results.done.value,results.done.points,results.done.weight,results.done.credit,"
                  "results.quality.value,results.quality.points,results.quality.weight,results.quality.credit,"
@@ -37,11 +37,11 @@ def con():
     con.close()
 
 
-def _write(con, evidence, folder, formats=("csv",)):
-    """The tables as a run writes them: the evidence first (the items are read back from it)."""
+def _write(con, evidence, folder, formats=("csv",), **options):
+    """The tables as a run writes them: the evidence first (the long tables are read back from it)."""
     folder.mkdir(parents=True, exist_ok=True)
     R.write_evidence(con, str(folder), evidence)
-    return R.write_tables(con, str(folder), evidence, formats)
+    return R.write_tables(con, str(folder), evidence, formats, **options)
 
 
 # ---------------------------------------------------------------- numbers
@@ -101,41 +101,70 @@ def test_people_csv_is_wide_with_four_columns_per_criterion(con, evidence, tmp_p
     _write(con, evidence, tmp_path)
     lines = (tmp_path / "people.csv").read_text(encoding="utf-8").splitlines()
     assert lines[0] == PEOPLE_HEADER
+    # No data is loaded here, so no names: the name columns are empty (tests/test_run_cli.py fills them).
     assert lines[1:] == [
-        "p1,u1,staff,ok,70.40,good,Good,,27,27.00,0.3,90,43.40,0.7,0.5,21.00,0.6,50,2,22.40,0.4,80,0,0.00",
-        "p2,u1,staff,ok,100.00,top,Top,,30,30.00,0.3,100,70.00,0.7,1,42.00,0.6,100,0,28.00,0.4,100,0,0.00",
-        "p3,u1,staff,ok,95.80,good,Good,,30,30.00,0.3,100,65.80,0.7,0.9,37.80,0.6,90,0,28.00,0.4,100,0,0.00",
-        ",".join(["p5", "u1", "staff", "error", "", "", "", "general_points is missing (missing fail)"] + [""] * 16),
-        ",".join(["p6", "u1", "", "not_scored"] + [""] * 20),
+        "p1,,u1,,staff,ok,70.40,good,Good,,27,27.00,0.3,90,43.40,0.7,0.5,21.00,0.6,50,2,22.40,0.4,80,0,0.00",
+        "p2,,u1,,staff,ok,100.00,top,Top,,30,30.00,0.3,100,70.00,0.7,1,42.00,0.6,100,0,28.00,0.4,100,0,0.00",
+        "p3,,u1,,staff,ok,95.80,good,Good,,30,30.00,0.3,100,65.80,0.7,0.9,37.80,0.6,90,0,28.00,0.4,100,0,0.00",
+        ",".join(["p5", "", "u1", "", "staff", "error", "", "", "", "general_points is missing (missing fail)"]
+                 + [""] * 16),
+        ",".join(["p6", "", "u1", "", "", "not_scored"] + [""] * 20),
     ]
+
+
+def test_csv_without_a_byte_order_mark(con, evidence, tmp_path):
+    _write(con, evidence, tmp_path, bom=False)
+    assert (tmp_path / "people.csv").read_bytes().startswith(b"id,name,")
+    assert (tmp_path / "columns.csv").read_bytes().startswith(b"table,column,label,meaning\n")
+
+
+def test_columns_sidecar_labels_every_column(con, evidence, tmp_path):
+    from kpidsl.i18n import lang
+
+    _write(con, evidence, tmp_path, lang=lang("vi"))
+    rows = (tmp_path / "columns.csv").read_text(encoding="utf-8-sig").splitlines()
+    assert rows[0] == "table,column,label,meaning"
+    assert "people,score,Điểm,\"điểm, làm tròn theo quy định của khung\"" in rows
+    assert "people,results.done.points,Done (điểm),\"số điểm Done đóng góp, đã làm tròn\"" in rows
+    people = (tmp_path / "people.csv").read_text(encoding="utf-8-sig").splitlines()[0].split(",")
+    assert [r.split(",")[1] for r in rows if r.startswith("people,")] == people
 
 
 def test_units_csv_names_the_parent(con, evidence, tmp_path):
     _write(con, evidence, tmp_path)
     assert (tmp_path / "units.csv").read_text(encoding="utf-8").splitlines() == [
-        "id,parent,score_name,status,score,rating,rating_label,reason,"
+        "\ufeffid,name,parent,parent_name,score_name,status,score,rating,rating_label,reason,"
         "members.value,members.points,members.weight,members.credit",
-        "u1,,unit_score,ok,88.73,good,Good,,88.733333333333,88.73,1,88.733333333333",
+        "u1,,,,unit_score,ok,88.73,good,Good,,88.733333333333,88.73,1,88.733333333333",
     ]
 
 
 def test_items_steps_and_quota_csv(con, evidence, tmp_path):
-    _write(con, evidence, tmp_path)
-    items = (tmp_path / "items.csv").read_text(encoding="utf-8").splitlines()
+    _write(con, evidence, tmp_path, long=True)
+    items = (tmp_path / "items.csv").read_text(encoding="utf-8-sig").splitlines()
     assert items[0] == ("entity,id,score_name,path,parent_path,kind,label,value,value_text,credit,weight,budget,"
                         "contribution,missing_policy,scale,file,line")
     assert items[1] == "people,p1,staff,general,,criterion,General,27,,90,0.3,30,27.00,,raters,fx.kpi,35"
     assert items[3] == "people,p1,staff,results.done,results,criterion,Done,0.5,,50,0.6,42,21.00,,percent,fx.kpi,37"
     assert items[5] == "people,p1,staff,extra_work,,bonus,Extra work,0,,,,2,0.00,,,fx.kpi,40"
     assert len(items) == 1 + 3 * 5 + 1
-    steps = (tmp_path / "rating_steps.csv").read_text(encoding="utf-8").splitlines()
+    measures = (tmp_path / "measures.csv").read_text(encoding="utf-8-sig").splitlines()
+    assert measures[0] == "entity,id,name,value,value_text,rows_total,rows_matched"
+    assert measures[1] == "people,p1,done_share,0.5,,2,1"
+    steps = (tmp_path / "rating_steps.csv").read_text(encoding="utf-8-sig").splitlines()
     assert steps[3:5] == ["people,p3,staff,level,,top,when score >= 90,fx.kpi,50",
                           "people,p3,staff,quota,top,good,quota top at most 50% of good per unit resolve by score,"
                           "fx.kpi,53"]
-    assert (tmp_path / "quota.csv").read_text(encoding="utf-8").splitlines() == [
+    assert (tmp_path / "quota.csv").read_text(encoding="utf-8-sig").splitlines() == [
         "rating,level,of_level,group_key,allowed,holders,resolution,kept,moved",
-        'grades,top,good,u1,1,2,score,"[""p2""]","[""p3""]"',
+        "grades,top,good,u1,1,2,score,p2,p3",
     ]
+
+
+def test_long_tables_only_on_request(con, evidence, tmp_path):
+    names = _write(con, evidence, tmp_path, ("csv", "parquet"))
+    assert not [n for n in names if n.startswith(("items.", "measures."))]
+    assert (tmp_path / "evidence" / "items.parquet").exists()  # explain reads the evidence either way
 
 
 def test_wide_columns_follow_the_framework_not_the_alphabet(con):
@@ -154,7 +183,7 @@ def test_text_values_come_from_value_text(con, evidence, tmp_path):
         {**s, "items": [{**i, "scale": {"kind": "levels"}} if (s["name"], i["path"]) in texts else i
                         for i in s["items"]]} for s in evidence["scores"]]})
     rows = con.execute(table.text_sql(2), table.params).fetchall()
-    assert rows[0][8] == "partial"
+    assert rows[0][10] == "partial"
 
 
 # ---------------------------------------------------------------- other formats
@@ -189,17 +218,42 @@ def test_xlsx_sheets_and_text_that_looks_like_a_formula(con, evidence, tmp_path)
                 "70, 'good', '=1+1', 'good', 'u1', 'a\x01b')")
     _write(con, evidence, tmp_path, ("xlsx",))
     book = load_workbook(tmp_path / "results.xlsx")
-    assert book.sheetnames == ["people", "units", "items", "rating_steps", "quota"]
+    assert book.sheetnames == ["people", "units", "rating_steps", "quota", "columns"]
     sheet = book["people"]
-    assert [c.value for c in sheet[1]][:5] == ["id", "unit", "score_name", "status", "score"]
-    assert [c.value for c in sheet[2]][:5] == ["=HYPERLINK(\"http://x\",\"y\")", "u1", "staff", "ok", 70]
-    assert sheet["A2"].data_type == "s" and sheet["G2"].data_type == "s"  # text, never a formula
-    assert sheet["H2"].value == "a\ufffdb"  # a control character XML cannot hold
-    assert sheet["E3"].value == Decimal("70.40") or sheet["E3"].value == 70.4
+    assert [c.value for c in sheet[1]][:4] == ["Code", "Name", "Unit", "Unit name"]  # labels
+    assert [c.value for c in sheet[2]][:7] == ["id", "name", "unit", "unit_name", "score_name", "status", "score"]
+    assert [c.value for c in sheet[3]][:7] == ["=HYPERLINK(\"http://x\",\"y\")", None, "u1", None, "staff", "ok", 70]
+    assert sheet["A3"].data_type == "s" and sheet["I3"].data_type == "s"  # text, never a formula
+    assert sheet["J3"].value == "a\ufffdb"  # a control character XML cannot hold
+    assert sheet["G4"].value == 70.4 and sheet["G4"].number_format == "0.00"
+    assert sheet.freeze_panes == "C3" and sheet.auto_filter.ref == "A2:Z8"
+
+
+def test_xlsx_labels_formats_and_the_columns_sheet(con, evidence, tmp_path):
+    from openpyxl import load_workbook
+
+    from kpidsl.i18n import lang
+
+    _write(con, evidence, tmp_path, ("xlsx",), lang=lang("vi"))
+    book = load_workbook(tmp_path / "results.xlsx")
+    people = book["people"]
+    header = {c.value: i for i, c in enumerate(people[2])}
+    assert people.cell(1, header["score"] + 1).value == "Điểm"
+    assert people.cell(1, header["results.done.credit"] + 1).value == "Done (mức đạt)"
+    assert people.cell(3, header["results.done.points"] + 1).number_format == "0.00"
+    assert people.cell(3, header["results.done.weight"] + 1).value == 0.6
+    assert people.column_dimensions["A"].width > 6  # widths are set
+    quota = book["quota"]
+    assert [c.value for c in quota[3]] == ["grades", "top", "good", "u1", 1, 2, "score", "p2", "p3"]
+    columns = book["columns"]
+    assert [c.value for c in columns[1]] == ["Bảng", "Cột", "Tên hiển thị", "Ý nghĩa"]
+    assert [c.value for c in columns[3]] == ["people", "id", "Mã", "mã của dòng trong dữ liệu; dùng để nối các tệp"]
 
 
 def test_xlsx_refuses_more_rows_than_a_sheet_holds(con, evidence, tmp_path, monkeypatch):
-    monkeypatch.setattr(R, "XLSX_MAX_ROWS", 3)
+    from kpidsl.output import workbook
+
+    monkeypatch.setattr(workbook, "XLSX_MAX_ROWS", 3)
     with pytest.raises(R.OutputError, match="more than a spreadsheet holds"):
         _write(con, evidence, tmp_path, ("xlsx",))
 
@@ -214,11 +268,12 @@ def test_same_rows_give_the_same_bytes(evidence, tmp_path):
     for name in ("a", "b"):
         con = duckdb.connect()
         fill_results(con)
-        files = _write(con, evidence, tmp_path / name, R.FORMATS)
+        files = _write(con, evidence, tmp_path / name, R.FORMATS, long=True)
         files += R.write_evidence(con, str(tmp_path / name), evidence)  # its names; written over the same files
         written.append({f: (tmp_path / name / f).read_bytes() for f in files})
         con.close()
-    assert written[0].keys() == written[1].keys() and len(written[0]) == 5 * 3 + 1 + 6
+    # 6 tables in csv, parquet and json, the workbook, columns.csv, and the evidence.
+    assert written[0].keys() == written[1].keys() and len(written[0]) == 6 * 3 + 1 + 1 + 6
     for name, data in written[0].items():
         assert data == written[1][name], name
 

@@ -6,6 +6,7 @@ import datetime
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -20,15 +21,18 @@ PEOPLE = [
     # Worked out from the data: p1 as in results_fixture; p2 and p3 do every task of the quarter with no
     # error: 30 + 42 + 28 = 100, top by score, but 50% of the one person rated good (p1) allows no top:
     # both move down to good (t5 of p3 is due in the fourth quarter and does not count).
-    "p1,u1,staff,ok,70.40,good,Good,,27,27.00,0.3,90,43.40,0.7,0.5,21.00,0.6,50,2,22.40,0.4,80,0,0.00",
-    "p2,u1,staff,ok,100.00,good,Good,,30,30.00,0.3,100,70.00,0.7,1,42.00,0.6,100,0,28.00,0.4,100,0,0.00",
-    "p3,u1,staff,ok,100.00,good,Good,,30,30.00,0.3,100,70.00,0.7,1,42.00,0.6,100,0,28.00,0.4,100,0,0.00",
+    # Names come from the inputs' display fields; p3 has none (an empty cell), so its name is empty.
+    "p1,Nguyễn Văn An,u1,Unit one,staff,ok,70.40,good,Good,,27,27.00,0.3,90,43.40,0.7,0.5,21.00,0.6,50,2,22.40,"
+    "0.4,80,0,0.00",
+    "p2,<b>Trần</b> Bình,u1,Unit one,staff,ok,100.00,good,Good,,30,30.00,0.3,100,70.00,0.7,1,42.00,0.6,100,0,"
+    "28.00,0.4,100,0,0.00",
+    "p3,,u1,Unit one,staff,ok,100.00,good,Good,,30,30.00,0.3,100,70.00,0.7,1,42.00,0.6,100,0,28.00,0.4,100,0,0.00",
 ]
 # u1: the members' mean (70.40 + 100 + 100) / 3 = 90.133333333333, unscored: 90.13 points, good.
-UNIT = "u1,,unit_score,ok,90.13,good,Good,,90.133333333333,90.13,1,90.133333333333"
+UNIT = "u1,Unit one,,,unit_score,ok,90.13,good,Good,,90.133333333333,90.13,1,90.133333333333"
 
-DEFAULT_FILES = {f"{t}.{x}" for t in ("people", "units", "items", "rating_steps", "quota") for x in ("csv", "parquet")}
-DEFAULT_FILES |= {"report.html", "manifest.json", "evidence/framework.json", "evidence/sources/fx.kpi"}
+DEFAULT_FILES = {f"{t}.{x}" for t in ("people", "units", "rating_steps", "quota") for x in ("csv", "parquet")}
+DEFAULT_FILES |= {"columns.csv", "report.html", "manifest.json", "evidence/framework.json", "evidence/sources/fx.kpi"}
 DEFAULT_FILES |= {f"evidence/{t}.parquet" for t in ("entities", "items", "measures", "rating_steps", "quota")}
 
 
@@ -56,7 +60,7 @@ def leftovers(folder: Path) -> list[str]:
 def test_run_scores_and_writes_every_output(fx):
     result = run()
     assert result.exit_code == 0, result.output
-    assert result.stdout == "2025-Q3: 3 people and 1 unit; wrote 20 files to out\n"
+    assert result.stdout == "2025-Q3: 3 people and 1 unit; wrote 19 files to out\n"
     written = set(files_in(fx / "out"))
     assert written >= DEFAULT_FILES
     assert written - DEFAULT_FILES <= {"evidence/periods.parquet"}  # the engine's table of roll-up periods
@@ -64,7 +68,8 @@ def test_run_scores_and_writes_every_output(fx):
     assert people[1:] == PEOPLE
     assert (fx / "out" / "units.csv").read_text(encoding="utf-8").splitlines()[1:] == [UNIT]
     assert (fx / "out" / "quota.csv").read_text(encoding="utf-8").splitlines()[1:] == [
-        'grades,top,good,u1,0,2,score,[],"[""p2"",""p3""]"']
+        'grades,top,good,u1,0,2,score,,"p2, p3"']
+    assert (fx / "out" / "people.csv").read_bytes().startswith("\ufeffid,name,".encode())  # Excel reads UTF-8
     assert leftovers(fx) == []
 
 
@@ -320,11 +325,18 @@ def test_a_year_rolled_up_from_quarters(tmp_path, monkeypatch):
                                            "--allow-empty", "unit_reports"])
     assert result.exit_code == 0, result.output
     assert (tmp_path / "year" / "people.csv").read_text(encoding="utf-8").splitlines()[1] == \
-        "y1,u5,yearly,ok,75.13,completed,Hoàn thành nhiệm vụ,"
+        "y1,,u5,Phòng Tổ chức,yearly,ok,75.13,completed,Hoàn thành nhiệm vụ,"
     assert (tmp_path / "year" / "periods.csv").read_text(encoding="utf-8").splitlines()[1:] == [
         "people,y1,2026-Q1,staff,ok,97.00,good,", "people,y1,2026-Q2,staff,ok,97.00,good,",
         "people,y1,2026-Q3,staff,ok,79.50,good,", "people,y1,2026-Q4,staff,ok,27.00,not_completed,"]
-    explained = CliRunner().invoke(cli.main, ["explain", "year", "--id", "y1"])
+    # The report shows the trend: u5's people's mean score in each quarter, one point per quarter.
+    page = (tmp_path / "year" / "report.html").read_text(encoding="utf-8")
+    assert '<h2 id="trend">Diễn biến theo kỳ</h2>' in page
+    [points] = re.findall(r'<polyline class="line c0" points="([^"]+)">', page)
+    # 4 quarters over 446 px from x = 44; y from 12 (100) to 230 (0): 97 -> 18.54, 79.5 -> 56.69, 27 -> 171.14
+    assert points == "44.0,18.54 192.67,18.54 341.33,56.69 490.0,171.14"
+    assert "<title>Phòng Tổ chức: 79,5</title>" in page
+    explained = CliRunner().invoke(cli.main, ["explain", "year", "--id", "y1", "--lang", "en"])
     assert explained.exit_code == 0, explained.output
     assert ("  score = mean(periods.score); not evaluated when count(periods) < 2\n\n  periods:\n"
             "    2026-Q1: ok, score 97.00, rating good\n") in explained.stdout

@@ -13,7 +13,7 @@ from pathlib import Path
 import duckdb
 
 from kpidsl.period import quarter
-from kpidsl.pipeline import RUN_OK, run_framework
+from kpidsl.pipeline import RUN_OK, OutputOptions, run_framework
 
 ROOT = Path(__file__).parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
@@ -30,7 +30,7 @@ def _run(monkeypatch, data: Path, out: Path, threads: int) -> dict[str, str]:
         return connect(*args, config={**(config or {}), "threads": threads}, **kw)
 
     monkeypatch.setattr(duckdb, "connect", with_threads)
-    report = run_framework(str(CENTRAL), str(data), "2025-Q3", str(out))
+    report = run_framework(str(CENTRAL), str(data), "2025-Q3", str(out), options=OutputOptions(long=True))
     monkeypatch.setattr(duckdb, "connect", connect)
     assert report.outcome == RUN_OK, report
     return {str(p.relative_to(out)): hashlib.sha256(p.read_bytes()).hexdigest()

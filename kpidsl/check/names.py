@@ -67,8 +67,9 @@ def _inputs(program: Program) -> Iterator[Diagnostic]:
                                  help=did_you_mean(f.type.ref or "", program.inputs)
                                  or "`ref` names another input, whose key the column holds")
         head = head_span(inp)
-        for option, pattern in (("key", r"\bkey\s+(\w+)"), ("period by", r"\bperiod\s+by\s+(\w+)")):
-            column = inp.key if option == "key" else inp.period_by
+        for option, pattern, column in (("key", r"\bkey\s+(\w+)", inp.key),
+                                        ("period by", r"\bperiod\s+by\s+(\w+)", inp.period_by),
+                                        ("display", r"\bdisplay\s+(\w+)", inp.display)):
             if column is not None and column not in seen:
                 yield Diagnostic("KPI022", f"input `{inp.name}` has no field `{column}` for its `{option}`",
                                  word_span(head, pattern),

@@ -430,3 +430,9 @@ def _entity_columns(program: Program) -> Iterator[Diagnostic]:
                              f"`period by {f.name}` needs a date, but `{f.name}` is {describe(field_type(f))}",
                              word_span(head_span(inp), r"\bperiod\s+by\s+(\w+)"),
                              help="name the date column that places a row in a period")
+        f = next((f for f in inp.fields if f.name == inp.display), None)
+        if f is not None and f.type.base != "text":
+            yield Diagnostic("KPI030",
+                             f"`display {f.name}` needs text, but `{f.name}` is {describe(field_type(f))}",
+                             word_span(head_span(inp), r"\bdisplay\s+(\w+)"),
+                             help="name the text column that holds the name shown for a row (a person's full name)")

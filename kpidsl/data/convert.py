@@ -5,6 +5,8 @@ number  `12`, `-0.5`, `.5`, `25%` (= 0.25); at most 10 decimals; no exponent, no
 integer `12`, `-3`, `12.0`
 bool    true/false, yes/no, 1/0, any letter case
 date    `YYYY-MM-DD`, a real calendar day
+With the framework's `decimal comma`, numbers are written `22,5` (and a point is refused); with
+`dates dd/mm/yyyy`, dates may also be written `04/12/2025`. Neither is ever guessed.
 enum    one of the declared values, exactly (surrounding spaces ignored)
 text, ref  the text as written
 A cell that is empty or only spaces is missing: the default applies if there is one.
@@ -37,9 +39,25 @@ _NUMBER = r"[+-]?([0-9]{1,28}(\.[0-9]{0,10})?|\.[0-9]{1,10})"
 _PERCENT = r"[+-]?([0-9]{1,26}(\.[0-9]{0,8})?|\.[0-9]{1,8})%"
 _INTEGER = r"[+-]?[0-9]{1,19}(\.0*)?"
 _DATE = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
+_DAY_FIRST = r"[0-9]{1,2}/[0-9]{1,2}/[0-9]{4}"
 _TEXTUAL = ("text", "json", "other")
 _NUMERIC = ("int", "decimal", "float")
 _OPS = {">=": ">=", "<=": "<=", ">": ">", "<": "<", "=": "=", "!=": "<>"}
+
+
+@dataclass(frozen=True)
+class TextForms:
+    """How the framework says numbers and dates are written in text cells (its header's opt-ins)."""
+
+    decimal_comma: bool = False
+    day_first: bool = False
+
+    @staticmethod
+    def of(framework: n.Framework) -> TextForms:
+        return TextForms(decimal_comma=framework.decimal == "comma", day_first=framework.dates == "dd/mm/yyyy")
+
+
+ISO_FORMS = TextForms()
 
 
 def sql_type(field: n.Field) -> str:
@@ -69,7 +87,7 @@ def trimmed(text: str) -> str:
     return f"CASE WHEN {text} >= '!' AND right({text}, 1) > ' ' THEN {text} ELSE trim({text}, {_WS}) END"
 
 
-def parsed(col: Column, base: str) -> str:
+def parsed(col: Column, base: str, forms: TextForms = ISO_FORMS) -> str:
     """The typed value of a non-empty cell; NULL when it is not a valid value of the type."""
     s, fam = col.sql, col.family
     if base in ("text", "ref"):
@@ -80,7 +98,7 @@ def parsed(col: Column, base: str) -> str:
         native = _native(s, fam, base)
         if native is not None:
             return native
-    text = _from_text(trimmed(text_of(col)), base)
+    text = _from_text(trimmed(text_of(col)), base, forms)
     if fam == "json" and base in ("number", "integer"):
         # A JSON number is a number even when its text is 1e3 or 0.30000000000000004
         # (rounded to 10 decimals, like a Parquet double); a JSON string is read as text.
@@ -94,8 +112,22 @@ def parsed(col: Column, base: str) -> str:
     return text
 
 
-def _from_text(t: str, base: str) -> str:
+def _from_text(t: str, base: str, forms: TextForms = ISO_FORMS) -> str:
     """The typed value of trimmed text `t`, NULL when it is not in the accepted form."""
+    if base == "number" and forms.decimal_comma:
+        number, percent = _NUMBER.replace(r"\.", ","), _PERCENT.replace(r"\.", ",")
+        dotted = f"replace({t}, ',', '.')"
+        return (f"CASE WHEN regexp_full_match({t}, '{number}') THEN TRY_CAST({dotted} AS DECIMAL(38,10)) "
+                f"WHEN regexp_full_match({t}, '{percent}') "
+                f"THEN CAST(TRY_CAST(left({dotted}, -1) AS DECIMAL(38,10)) * 0.01 AS DECIMAL(38,10)) END")
+    if base == "integer" and forms.decimal_comma:
+        return (f"CASE WHEN regexp_full_match({t}, '{_INTEGER.replace(chr(92) + '.', ',')}') "
+                f"THEN TRY_CAST(regexp_extract({t}, '^[+-]?[0-9]+') AS BIGINT) END")
+    if base == "date" and forms.day_first:
+        return (f"CASE WHEN regexp_full_match({t}, '{_DATE}') AND NOT starts_with({t}, '0000') "
+                f"THEN TRY_CAST({t} AS DATE) "
+                f"WHEN regexp_full_match({t}, '{_DAY_FIRST}') AND NOT ends_with({t}, '/0000') "
+                f"THEN CAST(try_strptime({t}, '%d/%m/%Y') AS DATE) END")
     if base == "number":
         return (f"CASE WHEN regexp_full_match({t}, '{_NUMBER}') THEN TRY_CAST({t} AS DECIMAL(38,10)) "
                 f"WHEN regexp_full_match({t}, '{_PERCENT}') "
@@ -167,7 +199,7 @@ class FieldSQL:
 
 
 def field_sql(field: n.Field, col: Column | None, index: int, params: Params, *,
-              required: bool, period_by: bool) -> FieldSQL:
+              required: bool, period_by: bool, forms: TextForms = ISO_FORMS) -> FieldSQL:
     """Typed value and problem code of one field; `col` None when the file lacks the column."""
     typ = sql_type(field)
     default = default_value(field)
@@ -175,7 +207,7 @@ def field_sql(field: n.Field, col: Column | None, index: int, params: Params, *,
     if col is None:
         return FieldSQL((), fallback, "CAST(NULL AS UTINYINT)")
     e, v = f"e{index}", f"v{index}"
-    inner = (f"{is_empty(col)} AS {e}", f"CAST({parsed(col, field.type.base)} AS {typ}) AS {v}")
+    inner = (f"{is_empty(col)} AS {e}", f"CAST({parsed(col, field.type.base, forms)} AS {typ}) AS {v}")
     typed = f"CASE WHEN {e} THEN {fallback} ELSE {v} END"
     if period_by and default is None:
         on_empty = str(NO_PERIOD)

@@ -105,6 +105,7 @@ class FieldInfo:
     field: n.Field
     is_key: bool = False
     target: str | None = None  # for refs: "person_id in people"
+    forms: Any = None  # the framework's TextForms: how numbers and dates are written
 
 
 @dataclass
@@ -176,6 +177,11 @@ def row_message(kind: str, info: FieldInfo | None, value: str | None, detail: st
     ftype = info.field.type if info else None
     if kind == "wrong_type":
         words = TYPE_WORDS.get(ftype.base, f"a valid {ftype.base}") if ftype else "of the declared type"
+        forms = info.forms if info else None
+        if forms is not None and forms.decimal_comma and ftype and ftype.base == "number":
+            words = "a number with a decimal comma (like 12, 0,5 or 25%)"
+        if forms is not None and forms.day_first and ftype and ftype.base == "date":
+            words = "a date (DD/MM/YYYY or YYYY-MM-DD)"
         return f"{quoted(value)} is not {words}"
     if kind == "empty_value":
         what = "the key" if info and info.is_key else "the field"

@@ -77,9 +77,22 @@ def _fold(name: str) -> str:
     return unicodedata.normalize("NFC", name).strip().casefold()
 
 
+class Wanted(str):
+    """A field's name, carrying its label: a column headed by the label (as in a `kpidsl template` file)
+    is that field's column too."""
+
+    label: str | None = None
+
+    def __new__(cls, name: str, label: str | None = None) -> Wanted:
+        made = super().__new__(cls, name)
+        made.label = label
+        return made
+
+
 def match_columns(located: Located, found: Sequence[str],
                   wanted: Sequence[str]) -> tuple[dict[str, int], list[DataProblem]]:
-    """Field name -> index of its column: an exact name first, else ignoring case and spaces.
+    """Field name -> index of its column: an exact name first, else ignoring case and spaces, else the
+    field's label (exactly, then ignoring case and spaces).
 
     Two columns that both fit one field are a problem (which one is meant cannot be guessed).
     """
@@ -88,6 +101,11 @@ def match_columns(located: Located, found: Sequence[str],
     for name in wanted:
         exact = [i for i, col in enumerate(found) if unicodedata.normalize("NFC", col.strip()) == name]
         close = exact or [i for i, col in enumerate(found) if _fold(col) == _fold(name)]
+        label = getattr(name, "label", None)
+        if not close and label:
+            label = unicodedata.normalize("NFC", label).strip()
+            close = ([i for i, col in enumerate(found) if unicodedata.normalize("NFC", col.strip()) == label]
+                     or [i for i, col in enumerate(found) if _fold(col) == _fold(label)])
         if len(close) == 1:
             out[name] = close[0]
         elif len(close) > 1:

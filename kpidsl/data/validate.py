@@ -16,9 +16,9 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
-from kpidsl.data.convert import CODE_KINDS, field_sql, sql_type, text_of
+from kpidsl.data.convert import CODE_KINDS, ISO_FORMS, TextForms, field_sql, sql_type, text_of
 from kpidsl.data.problems import DEFAULT_CAP, KINDS, DataLoad, DataProblem, FieldInfo, InputCounts, row_message
-from kpidsl.data.sources import DataSource, Located, Staged, StageError
+from kpidsl.data.sources import DataSource, Located, Staged, StageError, Wanted
 from kpidsl.period import Period
 from kpidsl.semantic.resolve import Program
 from kpidsl.sql.quoting import DATA_SCHEMA, WORK_SCHEMA, Constants, Params, ident, qualified
@@ -40,6 +40,7 @@ class _Table:
     staged: Staged | None = None
     work: str = ""  # typed rows with the period flag and problem codes (table or view)
     codes: dict[str, str] = field(default_factory=dict)  # field name -> its problem-code column
+    forms: TextForms = ISO_FORMS
     read: int = 0
     outside: int = 0
     held: tuple[Any, Any] | None = None  # first and last period date of its rows, when none is in the period
@@ -61,11 +62,12 @@ def load_and_validate(con: Any, program: Program, source: DataSource, period: Pe
                 f'row BIGINT, col_idx INTEGER, "column" VARCHAR, kind VARCHAR, value VARCHAR, detail VARCHAR)')
     inputs = list(program.inputs.values())
     located, file_problems = source.locate(con, [i.name for i in inputs])
-    fields = _field_infos(program)
+    forms = TextForms.of(program.root)
+    fields = _field_infos(program, forms)
     try:
         files = source.files(located)
-        tables = [_load_input(con, i, inp, located.get(inp.name), source, period, problems_table, file_problems)
-                  for i, inp in enumerate(inputs)]
+        tables = [_load_input(con, i, inp, located.get(inp.name), source, period, problems_table, file_problems,
+                              forms) for i, inp in enumerate(inputs)]
         _check_references(con, tables, problems_table)
         if reject_invalid:
             _reject_cascade(con, tables, problems_table)
@@ -81,7 +83,7 @@ def load_and_validate(con: Any, program: Program, source: DataSource, period: Pe
                     problem_counts=totals, files=files, problems_table=problems_table, fields=fields)
 
 
-def _field_infos(program: Program) -> dict[tuple[str, str], FieldInfo]:
+def _field_infos(program: Program, forms: TextForms = ISO_FORMS) -> dict[tuple[str, str], FieldInfo]:
     out = {}
     for inp in program.inputs.values():
         for f in inp.fields:
@@ -89,7 +91,7 @@ def _field_infos(program: Program) -> dict[tuple[str, str], FieldInfo]:
             if f.type.base == "ref" and f.type.ref in program.inputs:
                 key = program.inputs[f.type.ref].key
                 target = f"{key} in {f.type.ref}" if key else f.type.ref
-            out[(inp.name, f.name)] = FieldInfo(f, is_key=f.name == inp.key, target=target)
+            out[(inp.name, f.name)] = FieldInfo(f, is_key=f.name == inp.key, target=target, forms=forms)
     return out
 
 
@@ -101,13 +103,13 @@ def _required(inp: n.Input, f: n.Field) -> bool:
 # ---------------------------------------------------------------- one input
 
 def _load_input(con: Any, index: int, inp: n.Input, loc: Located | None, source: DataSource, period: Period,
-                problems_table: str, file_problems: list[DataProblem]) -> _Table:
+                problems_table: str, file_problems: list[DataProblem], forms: TextForms = ISO_FORMS) -> _Table:
     import duckdb
 
-    out = _Table(index, inp, qualified(DATA_SCHEMA, inp.name), loc.name if loc else None)
+    out = _Table(index, inp, qualified(DATA_SCHEMA, inp.name), loc.name if loc else None, forms=forms)
     if loc is not None:
         try:
-            out.staged = source.stage(con, loc, [f.name for f in inp.fields])
+            out.staged = source.stage(con, loc, [Wanted(f.name, f.label) for f in inp.fields])
         except StageError as err:
             file_problems.append(DataProblem(inp.name, loc.name, "unreadable_file", f"cannot read the file: {err}"))
     staged = out.staged
@@ -153,7 +155,7 @@ def _create_work(con: Any, t: _Table, period: Period) -> None:
     scope = "true"
     for i, f in enumerate(t.input.fields):
         sql = field_sql(f, staged.columns.get(f.name), i, consts,
-                        required=_required(t.input, f), period_by=f.name == t.input.period_by)
+                        required=_required(t.input, f), period_by=f.name == t.input.period_by, forms=t.forms)
         inner.extend(sql.inner)
         outer.append(f"{sql.typed} AS {ident(f.name)}")
         code_col = ident(f"$p{i}")

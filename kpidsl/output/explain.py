@@ -15,9 +15,11 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from kpidsl.i18n import Lang
+from kpidsl.i18n import lang as language
 from kpidsl.output.tables import EVIDENCE_DIR, FRAMEWORK_EVIDENCE, ORDER_BY, decimal_text
 
-EXPLAIN_VERSION = 1
+EXPLAIN_VERSION = 2
 OPTIONS_SHOWN = 3
 MEASURE_DEPTH = 4
 
@@ -124,6 +126,8 @@ class NextRating(BaseModel):
 class Result(BaseModel):
     entity: str
     id: str
+    name: str | None = None
+    unit_name: str | None = None
     score_name: str | None = None
     score_label: str | None = None
     status: str
@@ -171,6 +175,7 @@ class _Evidence:
         self.measures = {m["name"]: m for m in data.get("measures", [])}
         self.ratings = {r["name"]: r for r in data.get("ratings", [])}
         self.rollups = {r["name"]: r for r in data.get("rollups", [])}
+        self.language = data.get("language")
 
 
 def _source(file: str | None, line: int | None) -> str | None:
@@ -206,7 +211,7 @@ def _candidates(con: Any, folder: str, wanted: str) -> list[str]:
     return [r[0] for r in rows]
 
 
-def explain(folder: str, entity_id: str, score: str | None = None) -> Explanation:
+def explain(folder: str, entity_id: str, score: str | None = None, t: Lang | None = None) -> Explanation:
     """Every result of `entity_id` in the run folder (or only the one of score `score`)."""
     import duckdb
 
@@ -228,7 +233,7 @@ def explain(folder: str, entity_id: str, score: str | None = None) -> Explanatio
         raise ExplainError(f"{evidence_path}: cannot be read ({err})", "run `kpidsl run` again") from None
     con = duckdb.connect()
     try:
-        return _explain(con, folder, ev, manifest, entity_id, score)
+        return _explain(con, folder, ev, manifest, entity_id, score, t or language(ev.language))
     except duckdb.Error as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise ExplainError(f"{folder}: the evidence files cannot be read ({first})",
@@ -237,7 +242,8 @@ def explain(folder: str, entity_id: str, score: str | None = None) -> Explanatio
         con.close()
 
 
-def _explain(con: Any, folder: str, ev: _Evidence, manifest: Any, entity_id: str, score: str | None) -> Explanation:
+def _explain(con: Any, folder: str, ev: _Evidence, manifest: Any, entity_id: str, score: str | None,
+             t: Lang) -> Explanation:
     from kpidsl.diagnostics import did_you_mean
 
     key = {"id": entity_id}
@@ -262,7 +268,7 @@ def _explain(con: Any, folder: str, ev: _Evidence, manifest: Any, entity_id: str
     quota = _rows(con, folder, "quota", "list_contains(kept, $id) OR list_contains(moved, $id)", key,
                   "rating, level, group_key")
     periods = _rows(con, folder, "periods", "id = $id", key, "entity, period, score_name")
-    results = [_result(e, ev, items, measures, steps, quota, periods) for e in entities]
+    results = [_result(e, ev, items, measures, steps, quota, periods, t) for e in entities]
     return Explanation(framework=manifest.framework.id, framework_version=manifest.framework.version,
                        period=manifest.period.label, engine_version=manifest.engine.version, results=results)
 
@@ -270,7 +276,7 @@ def _explain(con: Any, folder: str, ev: _Evidence, manifest: Any, entity_id: str
 # ---------------------------------------------------------------- building one result
 
 def _result(e: dict, ev: _Evidence, items: list[dict], measures: list[dict], steps: list[dict],
-            quota: list[dict], periods: list[dict]) -> Result:
+            quota: list[dict], periods: list[dict], t: Lang) -> Result:
     entity, name = e["entity"], e["score_name"]
     score_ev = ev.scores.get(name or "")
     rollup_ev = ev.rollups.get(name or "")
@@ -279,14 +285,15 @@ def _result(e: dict, ev: _Evidence, items: list[dict], measures: list[dict], ste
     values = {m["name"]: m for m in measures if m["entity"] == entity}
     own = [i for i in items if i["entity"] == entity and i["score_name"] == name]
     result = Result(
-        entity=entity, id=e["id"], score_name=name, score_label=decl.get("label"), status=e["status"],
+        entity=entity, id=e["id"], name=e.get("name"), unit_name=e.get("unit_name"), score_name=name,
+        score_label=decl.get("label"), status=e["status"],
         score=_points(e["score"], ev.places), total=score_ev["total"] if score_ev else None,
         score_expression=rollup_ev.get("score") if rollup_ev else None,
         not_evaluated_when=rollup_ev.get("not_evaluated") if rollup_ev else None,
         rating_name=rating_name, rating=e["rating"], rating_label=e["rating_label"],
         rating_before=e["rating_before"], unit_id=e["unit_id"], reason=e["reason"],
         source=_source(decl.get("file"), decl.get("line")),
-        items=_tree(own, ev, name or "", values, score_ev["total"] if score_ev else None),
+        items=_tree(own, ev, name or "", values, score_ev["total"] if score_ev else None, t),
         rating_steps=[RatingStep(step=s["step"], from_level=s["from_level"], to_level=s["to_level"],
                                  reason=s["reason"], source=_source(s["file"], s["line"]))
                       for s in _ordered_steps(steps, entity, name)],
@@ -304,7 +311,7 @@ def _result(e: dict, ev: _Evidence, items: list[dict], measures: list[dict], ste
         if result.rating in levels and levels.index(result.rating) == 0:
             result.at_top = True
         elif result.rating in levels:
-            result.next = _next_rating(result, rating_ev, levels.index(result.rating) - 1, own, ev)
+            result.next = _next_rating(result, rating_ev, levels.index(result.rating) - 1, own, ev, t)
     return result
 
 
@@ -316,7 +323,8 @@ def _ordered_steps(steps: list[dict], entity: str, name: str | None) -> list[dic
     return sorted(mine, key=lambda s: (_STEP_RANK.get(s["step"], 9), s["line"] or 0))
 
 
-def _tree(rows: list[dict], ev: _Evidence, score: str, values: dict[str, dict], total: str | None) -> list[ItemNode]:
+def _tree(rows: list[dict], ev: _Evidence, score: str, values: dict[str, dict], total: str | None,
+          t: Lang) -> list[ItemNode]:
     by_parent: dict[str | None, list[dict]] = {}
     for row in rows:
         by_parent.setdefault(row["parent_path"], []).append(row)
@@ -327,7 +335,7 @@ def _tree(rows: list[dict], ev: _Evidence, score: str, values: dict[str, dict], 
         item = ev.items.get((score, row["path"]), {})
         scale = item.get("scale") or {}
         value = row["value_text"] if row.get("value_text") is not None else _dec(row["value"])
-        exact, note = _exact(row, parent, ev.places)
+        exact, note = _exact(row, parent, ev.places, t)
         return ItemNode(
             path=row["path"], name=item.get("name") or row["path"].rsplit(".", 1)[-1], kind=row["kind"],
             label=row["label"], share=item.get("share"), value=value, credit=_dec(row["credit"]),
@@ -342,7 +350,7 @@ def _tree(rows: list[dict], ev: _Evidence, score: str, values: dict[str, dict], 
     return [build(row, None) for row in by_parent.get(None, [])]
 
 
-def _exact(row: dict, parent: dict | None, places: int) -> tuple[str | None, str | None]:
+def _exact(row: dict, parent: dict | None, places: int, t: Lang) -> tuple[str | None, str | None]:
     """A criterion's unrounded points (budget × credit / 100), and a note when its shown points are not
     that value rounded on its own (the engine rounds a block's parts so they add up to the block)."""
     if row["kind"] != "criterion" or row["budget"] is None or row["credit"] is None or row["contribution"] is None:
@@ -352,8 +360,9 @@ def _exact(row: dict, parent: dict | None, places: int) -> tuple[str | None, str
     shown = _points(row["contribution"], places)
     note = None
     if alone != shown and parent is not None:
-        note = (f"rounded to {shown}, not {alone}, so that the parts of {parent['path']} add up to "
-                f"{_points(parent['contribution'], places)}")
+        note = t._("rounded to {shown}, not {alone}, so that the parts of {parent} add up to {total}",
+                   shown=t.num(shown), alone=t.num(alone), parent=parent["path"],
+                   total=t.num(_points(parent["contribution"], places)))
     return _long(exact), note
 
 
@@ -386,14 +395,15 @@ def _measure(name: str, ev: _Evidence, values: dict[str, dict], seen: tuple[str,
 
 # ---------------------------------------------------------------- the next rating
 
-def _next_rating(result: Result, rating_ev: dict, index: int, rows: list[dict], ev: _Evidence) -> NextRating:
+def _next_rating(result: Result, rating_ev: dict, index: int, rows: list[dict], ev: _Evidence,
+                 t: Lang) -> NextRating:
     level = rating_ev["levels"][index]
     score = Fraction(Decimal(result.score or "0"))
     threshold = level.get("threshold")
     nxt = NextRating(level=level["name"], label=level.get("label"), condition=level.get("condition"),
                      score=result.score or "0")
     if threshold is None:
-        nxt.held_back_by = [f"the level's condition does not hold: {level.get('condition')}"]
+        nxt.held_back_by = [t._("the level's condition does not hold: {condition}", condition=level.get("condition"))]
         return nxt
     step = Fraction(1, 10 ** ev.places)
     value = Fraction(threshold["value"])
@@ -402,20 +412,22 @@ def _next_rating(result: Result, rating_ev: dict, index: int, rows: list[dict], 
     missing = needed - score
     if missing <= 0:
         nxt.points_missing = _fixed(Fraction(0), ev.places)
-        held = [f"{s.step}: {s.reason}" + (f" ({s.source})" if s.source else "")
+        words = {"override": t._("override"), "cap": t._("cap"), "quota": t._("quota")}
+        held = [f"{words.get(s.step, s.step)}: {s.reason}" + (f" ({s.source})" if s.source else "")
                 for s in result.rating_steps if s.step != "level"]
         names = [lv["name"] for lv in rating_ev["levels"]]
         first = next((s for s in result.rating_steps if s.step == "level"), None)
         if first is not None and first.to_level in names and names.index(first.to_level) > index:
-            held.insert(0, f"the score meets the threshold, but not the rest of: {level.get('condition')}")
+            held.insert(0, t._("the score meets the threshold, but not the rest of: {condition}",
+                               condition=level.get("condition")))
         nxt.held_back_by = held
         return nxt
     nxt.points_missing = _fixed(missing, ev.places, up=True)
-    nxt.options = _options(rows, missing, ev, result.score_name or "")
+    nxt.options = _options(rows, missing, ev, result.score_name or "", t)
     return nxt
 
 
-def _options(rows: list[dict], missing: Fraction, ev: _Evidence, score: str) -> list[Option]:
+def _options(rows: list[dict], missing: Fraction, ev: _Evidence, score: str, t: Lang) -> list[Option]:
     """The criteria with the most room (budget - contribution), each with what alone would close the gap."""
     room = []
     for row in rows:
@@ -433,12 +445,13 @@ def _options(rows: list[dict], missing: Fraction, ev: _Evidence, score: str) -> 
         credit = target * 100 / budget
         value_needed = _invert(item.get("scale"), credit) if closes else _invert(item.get("scale"), Fraction(100))
         if closes:
-            note = f"credit {_frac(credit, 4, up=True)} instead of {_dec(row['credit']) or '-'} closes the gap"
+            note = t._("credit {needed} instead of {credit} closes the gap", needed=t.num(_frac(credit, 4, up=True)),
+                       credit=t.num(_dec(row["credit"])) or "-")
             if value_needed is None:
-                note += ", but no value of this criterion earns that credit"
+                note += ", " + t._("but no value of this criterion earns that credit")
         else:
-            note = (f"even full credit adds only {_fixed(space, ev.places)} points; "
-                    f"{_fixed(missing - space, ev.places, up=True)} short")
+            note = t._("even full credit adds only {room} points; {short} short", room=t.num(_fixed(space, ev.places)),
+                       short=t.num(_fixed(missing - space, ev.places, up=True)))
         out.append(Option(path=row["path"], label=row["label"], contribution=_fixed(got, ev.places),
                           budget=_dec(row["budget"]) or "0", room=_fixed(space, ev.places),
                           credit=_dec(row["credit"]), credit_needed=_frac(credit, 4, up=True),
@@ -524,12 +537,15 @@ def _least_x(points: list[tuple[Fraction, Fraction]], clamp: bool, credit: Fract
 
 # ---------------------------------------------------------------- text
 
-def render_text(expl: Explanation) -> str:
-    lines: list[str] = [f"{expl.framework}" + (f" {expl.framework_version}" if expl.framework_version else "")
-                        + f" · period {expl.period} · kpidsl {expl.engine_version}"]
+def render_text(expl: Explanation, t: Lang | None = None) -> str:
+    """The explanation as indented lines, in the language `t` (English by default)."""
+    t = t or language(None)
+    head = f"{expl.framework}" + (f" {expl.framework_version}" if expl.framework_version else "")
+    lines: list[str] = [t._("{framework} · period {period} · kpidsl {version}", framework=head, period=expl.period,
+                            version=expl.engine_version)]
     for result in expl.results:
         lines.append("")
-        lines.extend(_result_lines(result))
+        lines.extend(_result_lines(result, t))
     return "\n".join(lines) + "\n"
 
 
@@ -541,122 +557,143 @@ def _named(name: str, label: str | None) -> str:
     return f'{name} "{label}"' if label else name
 
 
-def _result_lines(r: Result) -> list[str]:
-    who = "person" if r.entity == "people" else "unit" if r.entity == "units" else r.entity
-    head = f"{who} {r.id}"
+def _status(status: str, t: Lang) -> str:
+    return {"ok": t._("ok"), "error": t._("error"), "not_scored": t._("not scored"),
+            "not_evaluated": t._("not evaluated")}.get(status, status)
+
+
+def _result_lines(r: Result, t: Lang) -> list[str]:
+    n = t.num
+    who = r.name + f" ({r.id})" if r.name and r.name != r.id else r.id
+    head = (t._("person {who}", who=who) if r.entity == "people" else t._("unit {who}", who=who)
+            if r.entity == "units" else f"{r.entity} {who}")
     if r.score_name:
-        head += f" · score {_named(r.score_name, r.score_label)}"
+        head += " · " + t._("score {name}", name=_named(r.score_name, r.score_label))
     out = [head + _at(r.source)]
-    facts = [f"status {r.status}"]
+    facts = [t._("status {status}", status=_status(r.status, t))]
     if r.score is not None:
-        facts.append(f"score {r.score}" + (f" of {r.total}" if r.total else ""))
+        facts.append(t._("score {score} of {total}", score=n(r.score), total=n(r.total)) if r.total
+                     else t._("score {score}", score=n(r.score)))
     if r.rating:
-        facts.append(f"rating {_named(r.rating, r.rating_label)}")
+        facts.append(t._("rating {rating}", rating=_named(r.rating, r.rating_label)))
     if r.unit_id:
-        facts.append(f"{'unit' if r.entity == 'people' else 'parent'} {r.unit_id}")
+        unit = r.unit_name + f" ({r.unit_id})" if r.unit_name and r.unit_name != r.unit_id else r.unit_id
+        facts.append(t._("unit {unit}", unit=unit) if r.entity == "people" else t._("parent {unit}", unit=unit))
     out.append("  " + " · ".join(facts))
     if r.reason:
-        out.append(f"  reason: {r.reason}")
+        out.append("  " + t._("reason: {reason}", reason=r.reason))
     if r.status == "not_scored" and not r.reason:
-        out.append("  no score block's `where` holds for it")
+        out.append("  " + t._("no score block's `where` holds for it"))
     if r.items:
-        parts = " + ".join(f"{i.name} {i.contribution}" for i in r.items if i.kind != "penalty")
-        minus = "".join(f" - {i.name} {i.contribution}" for i in r.items if i.kind == "penalty")
+        parts = " + ".join(f"{i.name} {n(i.contribution)}" for i in r.items if i.kind != "penalty")
+        minus = "".join(f" - {i.name} {n(i.contribution)}" for i in r.items if i.kind == "penalty")
         out.append("")
-        out.append(f"  score {r.score} = {parts}{minus}")
+        out.append("  " + t._("score {score} = {parts}", score=n(r.score), parts=parts + minus))
         for item in r.items:
-            out.extend(_item_lines(item, 2))
+            out.extend(_item_lines(item, 2, t))
     if r.score_expression:
         out.append("")
         out.append(f"  score = {r.score_expression}"
-                   + (f"; not evaluated when {r.not_evaluated_when}" if r.not_evaluated_when else ""))
+                   + ("; " + t._("not evaluated when {condition}", condition=r.not_evaluated_when)
+                      if r.not_evaluated_when else ""))
     if r.periods:
         out.append("")
-        out.append("  periods:")
+        out.append("  " + t._("periods:"))
         for p in r.periods:
-            out.append(f"    {p.period}: {p.status}" + (f", score {p.score}" if p.score else "")
-                       + (f", rating {p.rating}" if p.rating else ""))
+            out.append(f"    {p.period}: {_status(p.status or '', t)}"
+                       + (", " + t._("score {score}", score=n(p.score)) if p.score else "")
+                       + (", " + t._("rating {rating}", rating=p.rating) if p.rating else ""))
     if r.rating_steps:
         out.append("")
-        out.append(f"  rating {r.rating_name or ''}".rstrip())
+        out.append(("  " + t._("rating {name}", name=r.rating_name or "")).rstrip())
+        words = {"level": t._("level"), "override": t._("override"), "cap": t._("cap"), "quota": t._("quota")}
+        width = max(len(w) for w in [*words.values(), t._("final")])
         for s in r.rating_steps:
             move = s.to_level if s.from_level is None else f"{s.from_level} -> {s.to_level}"
-            out.append(f"    {s.step:<8} {move}: {s.reason or ''}{_at(s.source)}")
+            out.append(f"    {words.get(s.step, s.step):<{width}} {move}: {s.reason or ''}{_at(s.source)}")
         if r.rating:
-            out.append(f"    final    {_named(r.rating, r.rating_label)}")
+            out.append(f"    {t._('final'):<{width}} {_named(r.rating, r.rating_label)}")
     for q in r.quota:
         if q.resolution == "report":
-            verdict = "kept; the breach is reported for a decision" if (q.holders or 0) > (q.allowed or 0) else "kept"
+            verdict = (t._("kept; the breach is reported for a decision") if (q.holders or 0) > (q.allowed or 0)
+                       else t._("kept"))
         else:
-            verdict = f"resolved by {(q.resolution or '').removeprefix('measure ')}: " + (
-                "kept" if q.outcome == "kept" else "moved down one level")
-        out.append(f"  quota on {q.level} in group {q.group}: {q.allowed} allowed, {q.holders} held it; {verdict}")
+            verdict = t._("resolved by {rule}: {outcome}", rule=(q.resolution or "").removeprefix("measure "),
+                          outcome=t._("kept") if q.outcome == "kept" else t._("moved down one level"))
+        out.append("  " + t._("quota on {level} in group {group}: {allowed} allowed, {holders} held it; {verdict}",
+                              level=q.level, group=q.group, allowed=q.allowed, holders=q.holders, verdict=verdict))
     if r.at_top:
         out.append("")
-        out.append("  next rating: already at the best level")
+        out.append("  " + t._("next rating: already at the best level"))
     elif r.next is not None:
         out.append("")
-        out.extend(_next_lines(r.next))
+        out.extend(_next_lines(r.next, t))
     return out
 
 
-_POLICY_WORDS = {
-    "zero": "it counts as credit 0",
-    "renormalise": "it drops out, and the other items of its block share its weight",
-    "fail": "the result is an error",
-    "skip": "it stays missing",
-}
+def _policy_words(policy: str, t: Lang) -> str:
+    return {"zero": t._("it counts as credit 0"),
+            "renormalise": t._("it drops out, and the other items of its block share its weight"),
+            "fail": t._("the result is an error"), "skip": t._("it stays missing")}.get(policy, "")
 
 
-def _item_lines(item: ItemNode, depth: int) -> list[str]:
+def _item_lines(item: ItemNode, depth: int, t: Lang) -> list[str]:
+    n = t.num
     pad = "  " * depth
     inner = pad + "  "
     label = _named(item.name, item.label)
+    missing = t._("missing")
     if item.kind in ("bonus", "penalty"):
         sign = "+" if item.kind == "bonus" else "-"
-        lines = [f"{pad}{item.kind} {label}: {sign}{item.contribution}" + _at(item.source)]
-        detail = f"value {item.value if item.value is not None else 'missing'}"
+        kind = t._("bonus") if item.kind == "bonus" else t._("penalty")
+        lines = [f"{pad}{kind} {label}: {sign}{n(item.contribution)}" + _at(item.source)]
+        detail = t._("value {value}", value=n(item.value) if item.value is not None else missing)
         detail += f" = {item.expression}" if item.expression else ""
-        detail += f", at most {item.limit}" if item.limit else ""
+        detail += ", " + t._("at most {limit}", limit=n(item.limit)) if item.limit else ""
         lines.append(f"{inner}{detail}")
-        lines.extend(_measure_lines(item.measures, depth + 2))
+        lines.extend(_measure_lines(item.measures, depth + 2, t))
         return lines
     if item.contribution is None:
-        lines = [f"{pad}{label}: no points (missing)" + _at(item.source)]
+        lines = [f"{pad}{label}: " + t._("no points (missing)") + _at(item.source)]
     else:
-        lines = [f"{pad}{label}: {item.contribution} of {item.budget} points" + _at(item.source)]
+        lines = [f"{pad}{label}: " + t._("{points} of {budget} points", points=n(item.contribution),
+                                         budget=n(item.budget)) + _at(item.source)]
     if item.kind == "group":
         if item.missing_policy:
-            lines.append(f"{inner}every value missing: policy {item.missing_policy}, "
-                         f"{_POLICY_WORDS.get(item.missing_policy, '')}".rstrip(", "))
+            lines.append(f"{inner}" + t._("every value missing: policy {policy}", policy=item.missing_policy)
+                         + (f", {_policy_words(item.missing_policy, t)}" if _policy_words(item.missing_policy, t)
+                            else ""))
         for child in item.children:
-            lines.extend(_item_lines(child, depth + 1))
+            lines.extend(_item_lines(child, depth + 1, t))
         return lines
-    value = item.value if item.value is not None else "missing"
-    lines.append(f"{inner}value {value}" + (f" = {item.expression}" if item.expression else ""))
-    lines.extend(_measure_lines(item.measures, depth + 2))
+    value = n(item.value) if item.value is not None else missing
+    lines.append(f"{inner}" + t._("value {value}", value=value) + (f" = {item.expression}" if item.expression else ""))
+    lines.extend(_measure_lines(item.measures, depth + 2, t))
     if item.missing_policy:
-        lines.append(f"{inner}value missing: policy {item.missing_policy}, "
-                     f"{_POLICY_WORDS.get(item.missing_policy, '')}".rstrip(", "))
-    credit = item.credit if item.credit is not None else "-"
+        lines.append(f"{inner}" + t._("value missing: policy {policy}", policy=item.missing_policy)
+                     + (f", {_policy_words(item.missing_policy, t)}" if _policy_words(item.missing_policy, t) else ""))
+    credit = n(item.credit) if item.credit is not None else "-"
     if item.scale or item.scale_text:
-        lines.append(f"{inner}scale {item.scale or ''}".rstrip() + (f" ({item.scale_text})" if item.scale_text else "")
-                     + f": credit {credit}")
+        lines.append(f"{inner}" + (t._("scale {name}", name=item.scale or "")).rstrip()
+                     + (f" ({item.scale_text})" if item.scale_text else "") + ": " + t._("credit {credit}",
+                                                                                          credit=credit))
     else:
-        lines.append(f"{inner}no scale: credit = value = {credit}")
+        lines.append(f"{inner}" + t._("no scale: credit = value = {credit}", credit=credit))
     if item.contribution is None or item.budget is None:
         return lines
     share = ""
     if item.share and item.share.startswith("weight"):
         declared = _declared_weight(item.share)
         if declared is not None and item.weight is not None and _rational(Decimal(item.weight)) != declared:
-            share = (f"{item.share}, re-normalised to {item.weight}, of {item.parent_budget} points = ")
+            share = t._("{share}, re-normalised to {weight}, of {budget} points = ", share=item.share,
+                        weight=n(item.weight), budget=n(item.parent_budget))
         else:
-            share = f"{item.share} of {item.parent_budget} points = "
-    arithmetic = f"{inner}{share}{item.budget} points × credit {item.credit or 0} / 100"
+            share = t._("{share} of {budget} points = ", share=item.share, budget=n(item.parent_budget))
+    arithmetic = f"{inner}{share}" + t._("{budget} points × credit {credit} / 100", budget=n(item.budget),
+                                         credit=n(item.credit or "0"))
     if item.exact is not None and Decimal(item.exact.rstrip("…")) != Decimal(item.contribution):
-        arithmetic += f" = {item.exact}"
-    lines.append(f"{arithmetic} → {item.contribution}")
+        arithmetic += f" = {n(item.exact)}"
+    lines.append(f"{arithmetic} → {n(item.contribution)}")
     if item.rounding_note:
         lines.append(f"{inner}({item.rounding_note})")
     return lines
@@ -671,34 +708,53 @@ def _declared_weight(share: str) -> Fraction | None:
         return None
 
 
-def _measure_lines(measures: list[MeasureNode], depth: int) -> list[str]:
+def _measure_lines(measures: list[MeasureNode], depth: int, t: Lang) -> list[str]:
     out = []
     for m in measures:
         rows = ""
         if m.rows_total is not None and m.rows_matched is not None and m.rows_matched != m.rows_total:
-            rows = f", {m.rows_matched} of {m.rows_total} rows matched"
+            rows = ", " + t._("{matched} of {total} rows matched", matched=m.rows_matched, total=m.rows_total)
         elif m.rows_total is not None:
-            rows = f", {m.rows_total} row{'s' if m.rows_total != 1 else ''}"
-        value = m.value if m.value is not None else "missing"
+            rows = ", " + t.n_("{count} row", "{count} rows", m.rows_total)
+        value = t.num(m.value) if m.value is not None else t._("missing")
         out.append(f"{'  ' * depth}{m.name} = {value}: {m.expression or ''}{rows}{_at(m.source)}")
-        out.extend(_measure_lines(m.measures, depth + 1))
+        out.extend(_measure_lines(m.measures, depth + 1, t))
     return out
 
 
-def _next_lines(nxt: NextRating) -> list[str]:
-    need = f"needs score {nxt.op} {nxt.threshold}" if nxt.threshold else "needs"
+def _needed(text: str, t: Lang) -> str:
+    """`value >= 0.9667`, `band …`, `level …` as the language writes them."""
+    import re
+
+    for word, shown in (("value ", t._("value")), ("band ", t._("band")), ("level ", t._("level"))):
+        if text.startswith(word):
+            rest = text[len(word):]
+            if t.decimal_mark != ".":
+                rest = re.sub(r"(\d)\.(\d)", rf"\1{t.decimal_mark}\2", rest)
+            return f"{shown} {rest}"
+    return text
+
+
+def _next_lines(nxt: NextRating, t: Lang) -> list[str]:
+    n = t.num
     only_threshold = nxt.threshold is not None and nxt.condition == f"score {nxt.op} {nxt.threshold}"
-    cond = f" (when {nxt.condition})" if nxt.condition and not only_threshold else ""
-    out = [f"  next rating: {_named(nxt.level, nxt.label)} {need}{cond}"]
+    cond = " (" + t._("when {condition}", condition=nxt.condition) + ")" if nxt.condition and not only_threshold \
+        else ""
+    need = (t._("needs score {op} {threshold}", op=nxt.op, threshold=n(nxt.threshold)) if nxt.threshold
+            else t._("needs"))
+    out = ["  " + t._("next rating: {level} {need}", level=_named(nxt.level, nxt.label), need=need) + cond]
     if nxt.points_missing is not None and Decimal(nxt.points_missing) > 0:
-        out.append(f"    {nxt.points_missing} points missing (score {nxt.score} now)")
+        out.append("    " + t._("{missing} points missing (score {score} now)", missing=n(nxt.points_missing),
+                                score=n(nxt.score)))
     elif nxt.held_back_by:
-        out.append(f"    the score {nxt.score} is enough; held back by:")
+        out.append("    " + t._("the score {score} is enough; held back by:", score=n(nxt.score)))
         out.extend(f"      {why}" for why in nxt.held_back_by)
     if nxt.options:
-        out.append("    criteria with the most room (each alone, the others unchanged):")
+        out.append("    " + t._("criteria with the most room (each alone, the others unchanged):"))
         for o in nxt.options:
-            reach = f"; needs {o.value_needed}" if o.value_needed and o.closes_gap else ""
-            out.append(f"      {_named(o.path, o.label)}: {o.contribution} of {o.budget} points, room {o.room}: "
-                       f"{o.note}{reach}")
+            reach = "; " + t._("needs {value}", value=_needed(o.value_needed, t)) if o.value_needed and o.closes_gap \
+                else ""
+            out.append(f"      {_named(o.path, o.label)}: "
+                       + t._("{points} of {budget} points, room {room}", points=n(o.contribution),
+                             budget=n(o.budget), room=n(o.room)) + f": {o.note}{reach}")
     return out

@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
-import zipfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -22,6 +20,7 @@ from fractions import Fraction
 from typing import Any, assert_never
 
 from kpidsl.decimals import decimal_text as decimal_text_of
+from kpidsl.i18n import language_of
 from kpidsl.plan import DEC, OPTIONAL_TABLES, RESULT_TABLES, RESULTS_SCHEMA, WIDE_FIELDS, WIDE_PREFIX, wide_table  # noqa: F401
 from kpidsl.semantic.resolve import Program
 from kpidsl.sql.quoting import Params, ident, qualified
@@ -43,9 +42,7 @@ DEFAULT_FORMATS = ("csv", "parquet")
 EVIDENCE_DIR = "evidence"
 FRAMEWORK_EVIDENCE = "framework.json"
 EVIDENCE_VERSION = 1
-XLSX_MAX_ROWS = 1_048_575  # a sheet's rows, less the header
 XLSX_FILE = "results.xlsx"
-_FIXED_TIME = (1980, 1, 1, 0, 0, 0)  # zip entries and workbook properties: never the clock
 
 
 class OutputError(Exception):
@@ -229,10 +226,35 @@ def framework_evidence(program: Program) -> dict[str, Any]:
     return {
         "version": EVIDENCE_VERSION,
         "framework": program.root.id,
+        "title": program.root.title,
+        "language": language_of(program.root, None, program.frameworks).code,
+        "entities": _entities_info(program),
+        "inputs": [_input_info(i) for i in program.inputs.values()],
         "rounding": {"places": rounding.places if rounding else 2, "mode": rounding.mode if rounding else "half_up"},
         "scores": scores, "measures": measures,
         "ratings": [_rating_info(r) for r in program.ratings.values()], "rollups": rollups,
     }
+
+
+def _entities_info(program: Program) -> dict[str, Any]:
+    """Where people and units come from: the input, its key, its display field and label."""
+    out: dict[str, Any] = {}
+    for entity, decl in (("people", program.people), ("units", program.units)):
+        inp = program.inputs.get(decl.input) if decl is not None else None
+        if inp is not None:
+            out[entity] = {"input": inp.name, "key": inp.key, "display": inp.display, "label": inp.label}
+    return out
+
+
+def _input_info(inp: n.Input) -> dict[str, Any]:
+    fields = []
+    for f in inp.fields:
+        t = f.type
+        fields.append({"name": f.name, "label": f.label, "type": t.base, "values": list(t.values), "ref": t.ref,
+                       "optional": t.optional, "bounds": [[b.op, num_text(b.value.value)] for b in t.bounds],
+                       "default": source_text(f.default) if f.default is not None else None})
+    return {"name": inp.name, "label": inp.label, "key": inp.key, "period_by": inp.period_by,
+            "display": inp.display, "fields": fields}
 
 
 def item_order(evidence: dict[str, Any]) -> list[tuple[str, str, int]]:
@@ -242,6 +264,29 @@ def item_order(evidence: dict[str, Any]) -> list[tuple[str, str, int]]:
         for item in score["items"]:
             out.append((score["name"], item["path"], len(out)))
     return out
+
+
+# ---------------------------------------------------------------- names shown for ids
+
+NAMES = "kpi_out.names"
+
+
+def make_names(con: Any, evidence: dict[str, Any]) -> str:
+    """A table (entity, id, name) of the display field of people and units, from the loaded data;
+    empty for an entity whose input declares no `display` (or when no data is loaded)."""
+    from kpidsl.sql.quoting import DATA_SCHEMA
+
+    con.execute(f"CREATE SCHEMA IF NOT EXISTS {ident(_ORDER_SCHEMA)}")
+    con.execute(f"CREATE OR REPLACE TABLE {NAMES} (entity VARCHAR, id VARCHAR, name VARCHAR)")
+    loaded = {row[0] for row in con.execute(
+        "SELECT table_name FROM information_schema.tables WHERE table_catalog = current_database() "
+        "AND table_schema = $s", {"s": DATA_SCHEMA}).fetchall()}
+    for entity, info in sorted(evidence.get("entities", {}).items()):
+        if info.get("display") and info.get("key") and info["input"] in loaded:
+            con.execute(f"INSERT INTO {NAMES} SELECT $e, CAST({ident(info['key'])} AS VARCHAR), "
+                        f"NULLIF(trim(CAST({ident(info['display'])} AS VARCHAR)), '') "
+                        f"FROM {qualified(DATA_SCHEMA, info['input'])}", {"e": entity})
+    return NAMES
 
 
 # ---------------------------------------------------------------- output tables
@@ -291,7 +336,7 @@ def _shown(sql: str, show: str, places: int = 2) -> str:
     if show == "points":
         return _decimal_text(sql, places)
     if show == "list":
-        return f"CAST(to_json({sql}) AS VARCHAR)"
+        return f"NULLIF(array_to_string({sql}, ', '), '')"
     if show == "int":
         return f"CAST({sql} AS VARCHAR)"
     return sql
@@ -347,6 +392,8 @@ def entity_table(con: Any, entity: str, evidence: dict[str, Any]) -> OutTable:
     """
     order = {(s, p): i for s, p, i in item_order(evidence)}
     params = Params()
+    con.execute(f"CREATE SCHEMA IF NOT EXISTS {ident(_ORDER_SCHEMA)}")
+    con.execute(f"CREATE TABLE IF NOT EXISTS {NAMES} (entity VARCHAR, id VARCHAR, name VARCHAR)")
     wide = f"{WIDE_PREFIX}{entity}" in _tables_made(con)
     pivots, cols = [], []
     for i, (path, measure, is_text) in enumerate(item_columns(con, entity, order, text_valued(evidence))):
@@ -358,16 +405,19 @@ def entity_table(con: Any, entity: str, evidence: dict[str, Any]) -> OutTable:
         else:
             pivots.append(f"max({ident(column)}) FILTER (WHERE path = {params.add(path)}) AS c{i}")
             cols.append(Col(f"{path}.{measure}", f"w.c{i}", show))
-    head = [Col("id", "e.id"), Col("unit" if entity == "people" else "parent", "e.unit_id"),
+    unit = "unit" if entity == "people" else "parent"
+    head = [Col("id", "e.id"), Col("name", "nm.name"), Col(unit, "e.unit_id"), Col(f"{unit}_name", "un.name"),
             Col("score_name", "e.score_name"), Col("status", "e.status"), Col("score", "e.score", "points"),
             Col("rating", "e.rating"), Col("rating_label", "e.rating_label"), Col("reason", "e.reason")]
     order_by = "e.id, e.score_name NULLS FIRST"
-    if wide:
-        return OutTable(entity, head + cols, f"{wide_table(entity)} AS e", order_by, params.values)
     ent = params.add(entity)
-    joined = ""
+    names = (f" LEFT JOIN {NAMES} AS nm ON nm.entity = {ent} AND nm.id = e.id"
+             f" LEFT JOIN {NAMES} AS un ON un.entity = 'units' AND un.id = e.unit_id")
+    if wide:
+        return OutTable(entity, head + cols, f"{wide_table(entity)} AS e{names}", order_by, params.values)
+    joined = names
     if pivots:
-        joined = (f" LEFT JOIN (SELECT id, score_name, {', '.join(pivots)} FROM {result_table('items')} "
+        joined += (f" LEFT JOIN (SELECT id, score_name, {', '.join(pivots)} FROM {result_table('items')} "
                   f"WHERE entity = {ent} GROUP BY id, score_name) AS w "
                   "ON w.id = e.id AND w.score_name IS NOT DISTINCT FROM e.score_name")
     return OutTable(entity, head + cols, f"{result_table('entities')} AS e{joined} WHERE e.entity = {ent}",
@@ -412,8 +462,20 @@ def periods_table() -> OutTable:
 
 # ---------------------------------------------------------------- writers
 
-def _write_csv(con: Any, table: OutTable, path: str, places: int) -> None:
-    con.sql(table.text_sql(places), params=table.params or None).write_csv(path, header=True)
+BOM = "\ufeff".encode()
+
+
+def _write_csv(con: Any, table: OutTable, path: str, places: int, bom: bool = True) -> None:
+    """CSV in UTF-8, with a byte order mark unless asked not to: Excel reads UTF-8 only with one."""
+    if not bom:
+        con.sql(table.text_sql(places), params=table.params or None).write_csv(path, header=True)
+        return
+    plain = path + ".nobom"
+    con.sql(table.text_sql(places), params=table.params or None).write_csv(plain, header=True)
+    with open(plain, "rb") as src, open(path, "wb") as dst:
+        dst.write(BOM)
+        shutil.copyfileobj(src, dst, 1 << 20)
+    os.unlink(plain)
 
 
 def _write_parquet(con: Any, sql: str, params: dict[str, Any] | None, path: str) -> None:
@@ -457,66 +519,19 @@ def _write_json(con: Any, table: OutTable, path: str, places: int, batch: int = 
         fh.write("\n]\n" if not first else "]\n")
 
 
-_ILLEGAL_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+def _write_columns_csv(tables: Sequence[OutTable], path: str, evidence: dict[str, Any], lang: Any,
+                       bom: bool) -> None:
+    """columns.csv: for each column of each table, its label and meaning in the output's language."""
+    import csv
 
+    from kpidsl.output.columns import column_infos
 
-def _write_xlsx(con: Any, tables: Sequence[OutTable], path: str, places: int, batch: int = 10_000) -> None:
-    import datetime
-
-    from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
-    from openpyxl.writer.excel import ExcelWriter
-
-    for table in tables:
-        count = con.execute(f"SELECT count(*) FROM ({table.typed_sql(places)})", table.params or None).fetchall()[0][0]
-        if count > XLSX_MAX_ROWS:
-            raise OutputError(f"{table.name} has {count:,} rows, more than a spreadsheet holds "
-                              f"({XLSX_MAX_ROWS:,}); leave out xlsx and use csv or parquet")
-    book = Workbook(write_only=True)
-    fixed = datetime.datetime(*_FIXED_TIME)
-    book.properties.created = fixed
-    book.properties.modified = fixed
-    book.properties.creator = "kpidsl"
-    for table in tables:
-        sheet = book.create_sheet(table.name[:31])
-        sheet.append([c.name for c in table.cols])
-        cursor = con.execute(table.typed_sql(places), table.params or None)
-        shows = [c.show for c in table.cols]
-        while rows := cursor.fetchmany(batch):
-            for row in rows:
-                sheet.append([_xlsx_cell(sheet, v, s, WriteOnlyCell) for v, s in zip(row, shows)])
-    staging = path + ".zip"
-    with zipfile.ZipFile(staging, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as archive:
-        ExcelWriter(book, archive).write_data()  # not save_workbook: it stamps the clock time
-    _repack_fixed_times(staging, path)
-    os.unlink(staging)
-
-
-def _xlsx_cell(sheet: Any, value: Any, show: str, cell_type: Any) -> Any:
-    if value is None:
-        return None
-    if isinstance(value, Decimal):
-        return Decimal(decimal_text(value, show))
-    if isinstance(value, list):
-        value = json.dumps(value, ensure_ascii=False)
-    if isinstance(value, str):
-        cell = cell_type(sheet, _ILLEGAL_XML.sub("\ufffd", value))
-        cell.data_type = "s"  # text from data stays text: `=cmd|...` must never become a formula
-        return cell
-    return value
-
-
-def _repack_fixed_times(source: str, target: str) -> None:
-    """Copy a zip with every entry's time set to one fixed value, so equal content gives equal bytes."""
-    with zipfile.ZipFile(source) as zin, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as zout:
-        for info in zin.infolist():
-            fixed = zipfile.ZipInfo(info.filename, date_time=_FIXED_TIME)
-            fixed.compress_type = zipfile.ZIP_DEFLATED
-            fixed.external_attr = 0o644 << 16
-            fixed.file_size = info.file_size  # lets zipfile decide whether the entry needs ZIP64
-            with zin.open(info) as src, zout.open(fixed, "w") as dst:
-                while chunk := src.read(1 << 20):
-                    dst.write(chunk)
+    with open(path, "w", encoding="utf-8-sig" if bom else "utf-8", newline="") as fh:
+        out = csv.writer(fh, lineterminator="\n")
+        out.writerow(["table", "column", "label", "meaning"])
+        for table in tables:
+            for info in column_infos(table.name, [c.name for c in table.cols], evidence, lang):
+                out.writerow([info.table, info.name, info.label, info.meaning])
 
 
 # ---------------------------------------------------------------- the whole set
@@ -532,10 +547,18 @@ def write_evidence(con: Any, folder: str, evidence: dict[str, Any]) -> list[str]
     target = os.path.join(folder, EVIDENCE_DIR)
     os.makedirs(target, exist_ok=True)
     written = []
+    make_names(con, evidence)
     for table, columns in present_tables(con).items():
         cols = ", ".join(f"CAST({ident(c)} AS {t}) AS {ident(c)}" for c, t in columns)
         name = f"{EVIDENCE_DIR}/{table}.parquet"
-        if table == "items":
+        if table == "entities":
+            # The names shown for ids go along, so explain and the sheets never need the data again.
+            cols = ", ".join(f"CAST(e.{ident(c)} AS {t}) AS {ident(c)}" for c, t in columns)
+            cols += ", nm.name AS name, un.name AS unit_name"
+            source = (f"{result_table(table)} AS e LEFT JOIN {NAMES} AS nm ON nm.entity = e.entity AND nm.id = e.id "
+                      f"LEFT JOIN {NAMES} AS un ON un.entity = 'units' AND un.id = e.unit_id")
+            order = "e.entity, e.id, e.score_name NULLS FIRST"
+        elif table == "items":
             source, order = _items_source(con, evidence, "i")
             cols = ", ".join(f"{_typed(c, places)} AS {ident(c.name)}" for c in _item_cols())
         else:
@@ -560,45 +583,76 @@ def _items_source(con: Any, evidence: dict[str, Any], alias: str) -> tuple[str, 
     return source, order
 
 
-def output_tables(con: Any, evidence: dict[str, Any], folder: str) -> list[OutTable]:
-    tables = [entity_table(con, "people", evidence), entity_table(con, "units", evidence),
-              items_table(folder), steps_table(), quota_table()]
+def measures_table(folder: str) -> OutTable:
+    """Every measure of every entity, read back from the evidence (entity, id, name order)."""
+    cols = [Col(c, f"m.{c}") for c in ("entity", "id", "name")]
+    cols += [Col("value", "m.value", "dec"), Col("value_text", "m.value_text"),
+             Col("rows_total", "m.rows_total", "int"), Col("rows_matched", "m.rows_matched", "int")]
+    return OutTable("measures", cols, "read_parquet($evidence_measures) AS m", "",
+                    {"evidence_measures": os.path.join(folder, EVIDENCE_DIR, "measures.parquet")})
+
+
+def output_tables(con: Any, evidence: dict[str, Any], folder: str, long: bool = False) -> list[OutTable]:
+    """The tables of a run: people, units, rating steps and quota (and periods); with `long`, also the
+    per-item and per-measure tables."""
+    tables = [entity_table(con, "people", evidence), entity_table(con, "units", evidence)]
+    if long:
+        tables += [items_table(folder), measures_table(folder)]
+    tables += [steps_table(), quota_table()]
     if "periods" in present_tables(con) and con.execute(
             f"SELECT count(*) FROM {result_table('periods')}").fetchall()[0][0]:
         tables.append(periods_table())  # only a roll-up run has period results
     return tables
 
 
-def write_tables(con: Any, folder: str, evidence: dict[str, Any], formats: Sequence[str]) -> list[str]:
-    """people, units, items, rating_steps and quota (and periods) in each format asked; returns the names.
+COLUMNS_FILE = "columns.csv"
 
-    The evidence must be in `folder` already (write_evidence): the items are read back from it.
+
+def write_tables(con: Any, folder: str, evidence: dict[str, Any], formats: Sequence[str], *, lang: Any = None,
+                 long: bool = False, bom: bool = True) -> list[str]:
+    """people, units, rating_steps and quota (and periods; items and measures with `long`) in each format
+    asked, and the column labels; returns the names written.
+
+    The evidence must be in `folder` already (write_evidence): the long tables are read back from it.
     """
+    from kpidsl.i18n import lang as language
+
     unknown = [f for f in formats if f not in FORMATS]
     if unknown:
         raise OutputError(f"unknown output format {unknown[0]!r}; choose from {', '.join(FORMATS)}")
+    t = lang or language(evidence.get("language"))
     places = int(evidence.get("rounding", {}).get("places", 2))
-    tables = output_tables(con, evidence, folder)
+    make_names(con, evidence)
+    tables = output_tables(con, evidence, folder, long)
     written = []
     for table in tables:
         rows = table
         if "parquet" in formats:
             parquet = os.path.join(folder, f"{table.name}.parquet")
-            if table.name == "items":
-                shutil.copyfile(table.params["evidence_items"], parquet)  # the same columns, types and order
+            if table.name in ("items", "measures"):
+                source = table.params[f"evidence_{table.name}"]
+                shutil.copyfile(source, parquet)  # the same columns, types and order
             else:
                 _write_parquet(con, table.typed_sql(places), table.params, parquet)
                 rows = _read_back(table, parquet)
         if "csv" in formats:
-            _write_csv(con, rows, os.path.join(folder, f"{table.name}.csv"), places)
+            _write_csv(con, rows, os.path.join(folder, f"{table.name}.csv"), places, bom)
             written.append(f"{table.name}.csv")
         if "parquet" in formats:
             written.append(f"{table.name}.parquet")
         if "json" in formats:
             _write_json(con, rows, os.path.join(folder, f"{table.name}.json"), places)
             written.append(f"{table.name}.json")
+    if "csv" in formats:
+        _write_columns_csv(tables, os.path.join(folder, COLUMNS_FILE), evidence, t, bom)
+        written.append(COLUMNS_FILE)
     if "xlsx" in formats:
-        _write_xlsx(con, tables, os.path.join(folder, XLSX_FILE), places)
+        from kpidsl.output.workbook import TooManyRows, write_workbook
+
+        try:
+            write_workbook(con, tables, os.path.join(folder, XLSX_FILE), places, evidence, t, folder)
+        except TooManyRows as err:
+            raise OutputError(str(err)) from None
         written.append(XLSX_FILE)
     return written
 

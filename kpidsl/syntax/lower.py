@@ -16,6 +16,9 @@ from kpidsl.syntax.parser import Parsed
 MISSING_POLICIES = ("zero", "fail", "renormalise", "skip")
 ROUNDING_MODES = ("half_up", "half_even", "down", "up")
 PERIOD_KINDS = ("month", "quarter", "year")
+LANGUAGES = ("vi", "en")
+DECIMAL_MARKS = ("point", "comma")
+DATE_ORDERS = ("yyyy/mm/dd", "dd/mm/yyyy")
 
 
 def lower(parsed: Parsed) -> tuple[n.Framework | None, tuple[Diagnostic, ...]]:
@@ -140,6 +143,22 @@ class _Lower(Transformer):
         mode_name = self._choice(mode, ROUNDING_MODES, "rounding mode") or "half_up"
         return "rounding", n.Rounding(span=span, places=int(places), mode=mode_name), span
 
+    def language(self, meta, children):
+        return "language", self._choice(children[0], LANGUAGES, "language of the outputs"), \
+            self._span(meta, children)
+
+    def decimal_mark(self, meta, children):
+        return "decimal", self._choice(children[0], DECIMAL_MARKS, "decimal mark"), self._span(meta, children)
+
+    def date_order(self, meta, children):
+        span = self._span(meta, children)
+        order = "/".join(str(c) for c in children)
+        if order not in DATE_ORDERS:
+            self._error("KPI032", f"`{order}` is not a date layout", span,
+                        help="use `dates dd/mm/yyyy` (day first); ISO dates (2025-12-04) are always accepted")
+            return "dates", None, span
+        return "dates", order, span
+
     def qname(self, meta, children):
         return n.Name(span=self._span(meta, children), parts=tuple(str(c) for c in children))
 
@@ -193,6 +212,9 @@ class _Lower(Transformer):
 
     def period_by(self, meta, children):
         return "period_by", str(children[0]), self._span(meta, children)
+
+    def display(self, meta, children):
+        return "display", str(children[0]), self._span(meta, children)
 
     def field(self, meta, children):
         name, label, ftype, default = children

@@ -222,6 +222,7 @@ class Input(Node):
     fields: tuple[Field, ...]
     key: str | None = None
     period_by: str | None = None
+    display: str | None = None
     locked: bool = False
 
 
@@ -543,6 +544,9 @@ class Framework(Node):
     effective: datetime.date | None = None
     period: str | None = None
     rounding: Rounding | None = None
+    language: str | None = None
+    decimal: str | None = None
+    dates: str | None = None
     comments: tuple[Comment, ...] = field(default=(), compare=False, repr=False)
 
 
