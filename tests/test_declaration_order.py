@@ -205,7 +205,7 @@ def _run_text(folder, text: str, tables, period: str):
     return _tables(con), []
 
 
-@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(typed_frameworks(), typed_data(), st.randoms(use_true_random=False))
 def test_shuffled_declarations_give_the_same_results(tmp_path_factory, text, tables, rnd):
     folder = tmp_path_factory.mktemp("order")
@@ -227,8 +227,8 @@ def _copy_shuffled(target: Path, seed: int) -> None:
         out.write_text(shuffled(path.read_text(encoding="utf-8"), rnd, str(path)), encoding="utf-8")
 
 
+# The administration frame's year scores its quarters (Q4 with data) and rolls them up.
 RUNS = [("central/central.kpi", "quarter-2025-Q3", "2025-Q3"),
-        ("units/administration.kpi", "quarter-2025-Q4", "2025-Q4"),
         ("units/administration.kpi", "quarter-2025-Q4", "2025")]
 
 
