@@ -1,10 +1,12 @@
 """Compile a checked Program into a Plan: base tables, grouped scans, stages of measures, scores and ratings.
 
-Measures, scores and ratings are compiled in dependency order (the checker's graph,
-ties broken by where they are declared). Everything one entity computes goes into
-its current stage; a stage is written out only when a value must be read across
-entities or by a grouped scan, so the central frame runs in a handful of
-statements however many measures it has. A group of unit rules that read each
+Measures, who each score takes, scores, ratings and roll-ups are compiled in the
+order of the dependency graph (semantic/graph.py, the one the checker reports
+cycles from; ties broken by where they are declared). Everything one entity
+computes goes into its current stage; a stage is written out just before a rule
+that reads one of its values across entities or inside an aggregate (the
+analysis's `table_reads`), so the central frame runs in a handful of statements
+however many measures it has. A group of unit rules that read each
 other along the unit tree (a unit from its children) becomes a `levels` step,
 computed one depth of the tree at a time.
 """
