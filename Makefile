@@ -38,10 +38,11 @@ demo: $(VENV)/.installed
 	@echo "Explain any result:             $(BIN)/kpidsl explain $(DEMO)/central --id u2"
 	@echo "Sheets of every unit:           $(BIN)/kpidsl sheets $(DEMO)/central"
 
-# Lint first (ruff, configured in pyproject.toml), then the unit tests, then the frameworks' own
+# Lint and type-check first (ruff and mypy, configured in pyproject.toml), then the unit tests, then the frameworks' own
 # `test` blocks; any failure fails the target.
 test: $(VENV)/.installed
 	$(BIN)/ruff check kpidsl tests bench
+	$(BIN)/mypy
 	$(BIN)/python -m pytest
 	$(BIN)/kpidsl test frameworks/
 

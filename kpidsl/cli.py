@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from kpidsl import __version__
+from kpidsl.diagnostics.codes import UNREADABLE
 from kpidsl.i18n import LANGUAGES
 from kpidsl.text import printable
 
@@ -23,7 +24,7 @@ EXIT_FINDINGS = 1
 EXIT_INPUT = 2
 
 # Findings that mean the input itself could not be read (not a framework problem): exit 2.
-UNREADABLE_CODES = frozenset({"KPI005", "KPI006", "KPI007", "KPI010"})
+UNREADABLE_CODES = UNREADABLE
 
 ISSUE_HINT = "this is a bug in kpidsl; please report it with the command and the files that caused it"
 

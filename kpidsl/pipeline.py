@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from kpidsl.diagnostics import Diagnostic, sorted_diagnostics
+from kpidsl.diagnostics.codes import UNREADABLE
 
 if TYPE_CHECKING:
     from kpidsl.semantic.resolve import Loader, Program
@@ -95,7 +96,7 @@ RUN_DATA = "data"            # the data has problems
 RUN_INTERRUPTED = "interrupted"  # Ctrl-C, SIGTERM or SIGHUP
 
 # Diagnostics that mean the framework file itself could not be read (an input error, not a finding).
-_UNREADABLE = frozenset({"KPI005", "KPI006", "KPI007", "KPI010"})
+_UNREADABLE = UNREADABLE
 
 
 @dataclass(frozen=True)
@@ -407,7 +408,7 @@ def _score(con: Any, program: Program, period: Any) -> Diagnostic | str | None:
     is not (no period at all) is a plain message.
     """
     from kpidsl.check import CheckContext
-    from kpidsl.engine.execute import EngineError, score_period
+    from kpidsl.scoring import EngineError, score_period
     from kpidsl.semantic.scope import scope_of
 
     try:
@@ -415,9 +416,7 @@ def _score(con: Any, program: Program, period: Any) -> Diagnostic | str | None:
     except EngineError as err:
         if err.span is None:
             return f"cannot score the period: {err}"
-        return Diagnostic("KPI097", f"cannot score the period here: {err.message}", err.span,
-                          help="values this large or this shape cannot be computed exactly; check the data "
-                               "this rule reads, or write the rule differently")
+        return Diagnostic("KPI097", f"cannot score the period here: {err.message}", err.span, help=err.help)
     return None
 
 

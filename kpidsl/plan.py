@@ -10,10 +10,30 @@ of them; a `levels` step repeats its body once per depth of the unit tree.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from kpidsl.source import Span
 from kpidsl.sql.quoting import qualified
+
+StepKind = Literal["base", "scan", "stage", "results", "capture", "levels", "rollup"]
+RuleKind = Literal["measure", "score", "rating", "rollup", "scan", "base", "results", "quota"]
+
+# ---------------------------------------------------------------- the schemas a plan reads and writes
+WORK = "kpi_run"
+"""The plan's work tables (stages, scans), dropped after a run."""
+SOURCE = "kpi_src"
+"""A view per input over its loaded rows (of one period, while a longer period is rolled up)."""
+
+
+def work_table(name: str) -> str:
+    return qualified(WORK, name)
+
+
+PERIOD_RESULTS = work_table("period_results")
+"""A roll-up run's results of each period, appended after each period is scored."""
+
+BOUNDS = work_table("bounds")
+"""The first and last day of the period being scored, read by the filtered source views."""
 
 # ---------------------------------------------------------------- the results schema
 RESULTS_SCHEMA = "results"
@@ -67,7 +87,7 @@ def wide_table(entity: str) -> str:
 class Rule:
     """One rule of the framework that a step computes: what it is, where it is written, the SQL of its value."""
 
-    kind: str          # measure | score | rating | rollup | scan | base | results
+    kind: RuleKind
     name: str
     span: Span | None
     sql: str = ""      # the expressions it adds (for reading the plan), not executed on its own
@@ -78,7 +98,7 @@ class Step:
     """One statement: it creates `creates` from the tables in `reads`, with `params` bound by name."""
 
     name: str
-    kind: str          # base | scan | stage | results | capture | levels | rollup
+    kind: StepKind
     sql: str
     params: dict[str, Any] = field(default_factory=dict)
     entity: str | None = None

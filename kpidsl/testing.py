@@ -33,12 +33,13 @@ from fractions import Fraction
 from typing import Any
 
 from kpidsl.diagnostics import Diagnostic
+from kpidsl.diagnostics.codes import UNREADABLE
 from kpidsl.period import Period, effective_problem, parse_period, period_of
 from kpidsl.semantic.resolve import Program
 from kpidsl.syntax import nodes as n
 
 # Codes that mean a framework file could not be read at all (as `kpidsl check`): exit 2.
-UNREADABLE_CODES = frozenset({"KPI005", "KPI006", "KPI007", "KPI010"})
+UNREADABLE_CODES = UNREADABLE
 
 Tables = dict[str, tuple[tuple[str, ...], list[tuple[Any, ...]]]]
 # Fills the `results.*` tables of `con` for `period`, from the typed data already loaded;
@@ -232,7 +233,7 @@ def _failed_run(file: str, test: n.Test, messages: list[str], errors: list[n.Exp
 
 def engine_scorer() -> Scorer:
     """The engine's `score_period`; each program is compiled once for all of its tests."""
-    from kpidsl.engine.execute import compile_checked, score_period
+    from kpidsl.scoring import compile_checked, score_period
 
     plans: dict[int, tuple[Program, Any]] = {}  # the program is kept so its id stays its own
 
@@ -250,7 +251,7 @@ def _scoring_errors() -> tuple[type[BaseException], ...]:
     import duckdb
 
     from kpidsl.compile.frame import CompileError
-    from kpidsl.engine.execute import EngineError
+    from kpidsl.scoring import EngineError
 
     return (ScoringError, EngineError, CompileError, duckdb.Error)
 

@@ -324,9 +324,11 @@ def _aggregates(entity: str):
             st.just("mean(tasks.size)"), st.just("max(tasks.size)"), st.just("min(tasks.errors)"),
             st.builds(lambda c: f"share(tasks where {c})", _task_cond),
             st.just("unit.level"), st.just("count(unit.members)"), st.just("unit.score"),
+            st.just("count(unit.members.ps0)"), st.just("count(unit.members.ps0 where base > 50)"),
             st.just("count(unit.children)"), st.just("unit.parent.level"), st.just("count(unit.members where base > 50)"))
     return st.one_of(
         st.just("count(members)"), st.just("sum(members.base)"), st.just("mean(members.base)"),
+        st.just("count(members.ps0)"), st.just("count(leaders.ps0 where base > 50)"),
         st.just("max(leaders.base)"), st.just("count(children)"), st.just("parent.level"),
         st.just("count(members.unit)"), st.just("sum(members.tasks_n)"), st.just("mean(children.level)"),
         st.just("count(members where unit.parent is missing)"), st.just("count(leaders where tasks_n > 1)"),
@@ -453,6 +455,9 @@ def typed_frameworks(draw) -> str:
             extras = [e for e in extras if "unit.rating" not in e]
         levels = draw(_levels)
         out.append("rating pr {\n" + "".join(f"  {line}\n" for line in levels + extras) + "}\n")
+    unit_year = unit_rated and draw(st.booleans())
+    if unit_year:
+        out.append('rollup uyear "UY" for units per year {\n  score = mean(periods.score)\n  rating ur\n}\n')
     if draw(st.booleans()):
         rating = "  rating yr\n" if rated else ""
         score = draw(st.sampled_from(["mean(periods.score)", "mean(periods.tasks_n) + max(periods.score)",
@@ -460,8 +465,9 @@ def typed_frameworks(draw) -> str:
         out.append(f'rollup year "Y" for people per year {{\n  score = {score}\n{rating}'
                    f'  not evaluated when count(periods) < 2\n}}\n')
         if rated:
+            cap = draw(st.sampled_from(["", "  cap unit.rating\n"])) if unit_year else ""
             out.append("rating yr {\n  top when score >= 80 and count(periods where rating = top) >= 2\n"
-                       "  low otherwise\n}\n")
+                       "  low otherwise\n" + cap + "}\n")
     return "\n".join(out)
 
 

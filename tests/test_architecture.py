@@ -21,6 +21,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("kpidsl.engine",),
     ("kpidsl.output",),
     ("kpidsl.versions",),
+    ("kpidsl.scoring",),
     ("kpidsl.fmt", "kpidsl.check_cache", "kpidsl.testing", "kpidsl.pipeline", "kpidsl.api", "kpidsl.cli",
      "kpidsl.__main__"),
 )
@@ -66,6 +67,14 @@ def test_no_module_imports_a_later_stage():
             if layer_of(target) > layer_of(name):
                 upward.append(f"{path.relative_to(PACKAGE.parent)}:{line}: {name} imports {target}")
     assert not upward, "imports of a later stage:\n" + "\n".join(upward)
+
+
+def test_the_engine_executes_a_plan_it_is_given():
+    """engine/ reads the plan's contract (plan.py), never the compiler that makes plans."""
+    found = [f"{path.relative_to(PACKAGE.parent)}:{line}: imports {target}"
+             for name, path in modules().items() if name.startswith("kpidsl.engine")
+             for target, line in imports(path) if target.startswith("kpidsl.compile")]
+    assert not found, "\n".join(found)
 
 
 def test_every_module_has_a_layer_and_a_one_line_docstring():

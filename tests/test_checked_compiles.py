@@ -9,8 +9,8 @@ import duckdb
 from hypothesis import HealthCheck, given, settings
 
 from kpidsl.compile.frame import CompileError
-from kpidsl.engine.execute import EngineError, compile_checked, run_in_memory
 from kpidsl.pipeline import check_file
+from kpidsl.scoring import EngineError, compile_checked, run_in_memory
 from kpidsl.semantic.resolve import Loader
 from strategies import TYPED_PERIOD, typed_data, typed_frameworks
 

@@ -1,6 +1,8 @@
 """Golden data cases: tests/cases/data/<case>/ holds framework.kpi, data/ (the SOURCE folder),
-period.txt (`2025-Q3`, optionally followed by `reject-invalid`) and expected.txt: the rendered
-problems, then the row counts of each input."""
+period.txt (`2025-Q3`, optionally followed by `reject-invalid`), expected.txt: the rendered
+problems, then the row counts of each input, and counts.txt: the same row counts worked out by hand
+from the data files (the reasoning in its `#` lines). KPIDSL_UPDATE_GOLDEN rewrites expected.txt,
+never counts.txt: the rows read, used and rejected are a claim about correctness."""
 
 from __future__ import annotations
 
@@ -36,6 +38,17 @@ def test_data_case(case: Path):
     load = load_and_validate(duckdb.connect(), program, open_source(str(case / "data")), parse_period(words[0]),
                              reject_invalid="reject-invalid" in words[1:])
     compare_golden(report(load), case / "expected.txt")
+    assert _counts(load) == _hand_counts(case)
+
+
+def _counts(load: DataLoad) -> list[str]:
+    return [f"{c.input}: read {c.read}, used {c.used}, rejected {c.rejected}, outside the period {c.outside_period}"
+            for c in load.counts.values()]
+
+
+def _hand_counts(case: Path) -> list[str]:
+    lines = (case / "counts.txt").read_text(encoding="utf-8").splitlines()
+    return [line for line in lines if line.strip() and not line.startswith("#")]
 
 
 def test_there_are_enough_cases():

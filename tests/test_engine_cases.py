@@ -29,9 +29,9 @@ from conftest import CASES
 from kpidsl.check import CheckContext
 from kpidsl.data.sources import FolderSource
 from kpidsl.data.validate import load_and_validate
-from kpidsl.engine.execute import EngineError, score_period
 from kpidsl.period import parse_period
 from kpidsl.pipeline import check_file
+from kpidsl.scoring import EngineError, score_period
 from kpidsl.semantic.resolve import Loader
 from kpidsl.semantic.scope import scope_of
 

@@ -14,9 +14,9 @@ import pytest
 from conftest import ROOT
 from kpidsl.check import CheckContext
 from kpidsl.compile.frame import WORK
-from kpidsl.engine.execute import EngineError, compile_checked, run_in_memory, score_period
 from kpidsl.period import parse_period
 from kpidsl.pipeline import check_file
+from kpidsl.scoring import EngineError, compile_checked, run_in_memory, score_period
 from kpidsl.semantic.resolve import Loader, Program
 from kpidsl.semantic.scope import scope_of
 from kpidsl.sql.decimal import round_fraction

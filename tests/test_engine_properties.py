@@ -23,9 +23,9 @@ from conftest import ROOT
 from kpidsl.check import CheckContext
 from kpidsl.data.sources import MemorySource
 from kpidsl.data.validate import load_and_validate
-from kpidsl.engine.execute import compile_checked, score_period
 from kpidsl.period import parse_period
 from kpidsl.pipeline import check_file
+from kpidsl.scoring import compile_checked, score_period
 from kpidsl.semantic.resolve import Loader
 from kpidsl.semantic.scope import scope_of
 from kpidsl.sql.decimal import round_fraction

@@ -191,7 +191,7 @@ def test_explain_reads_files_and_never_recomputes(out, monkeypatch):
         raise AssertionError("explain must not score")
 
     monkeypatch.setattr(pipeline, "_score", no_engine)
-    monkeypatch.setattr("kpidsl.engine.execute.score_period", no_engine)
+    monkeypatch.setattr("kpidsl.scoring.score_period", no_engine)
     assert explain(out, "--id", "p1").exit_code == 0
 
 

@@ -54,3 +54,38 @@ def test_a_bare_year_is_a_period_in_a_test_and_a_number_elsewhere():
 def test_comments_are_collected_with_their_place():
     parsed = parse_source(SourceFile("t.kpi", "# top\nframework t # end\n"))
     assert [(c.text, c.line, c.own_line) for c in parsed.comments] == [("# top", 1, True), ("# end", 2, False)]
+
+
+# ---------------------------------------------------------------- the lexer against the grammar's terminals
+
+# The lexer's pattern group that reads each regex terminal of the grammar. INT is read as a NUMBER
+# and a bare year as a NUMBER too: the parser state then makes them INT or PERIOD.
+_GROUPS = {"COMMENT": {"COMMENT"}, "STRING": {"STRING"}, "DATE": {"DATE"}, "PERIOD": {"PERIOD", "NUMBER"},
+           "PERCENT": {"PERCENT"}, "NUMBER": {"NUMBER"}, "INT": {"NUMBER"}, "NAME": {"WORD"}}
+_SAMPLES = ["2025", "2025-Q3", "2025-Q5", "2025-09", "2025-9", "2025-07-01", "2025-7-1", "12", "007", "1.5", "1.",
+            ".5", "1.5.2", "50%", "2.5%", "%", '"x"', '"a\\"b"', '"a\\qb"', '"open', "name", "_x", "điểm_chung", "1x",
+            "x1", "# a comment", "#", "-", "1e5", "12a"]
+
+
+def test_the_lexer_reads_exactly_what_each_terminal_of_the_grammar_matches():
+    import re
+
+    from kpidsl.syntax.lexer import _MASTER
+    from kpidsl.syntax.parser import parser
+
+    terminals = {t.name: t.pattern for t in parser().terminals}
+    regex = {name: p.to_regexp() for name, p in terminals.items() if p.type == "re"}
+    # A regex terminal the lexer does not know would never be produced: add it to the lexer (and here).
+    assert set(regex) <= set(_GROUPS) | {"WS", "__IGNORE_0", "__IGNORE_1"}, set(regex) - set(_GROUPS)
+    for name, pattern in regex.items():
+        if name not in _GROUPS:
+            continue
+        for sample in _SAMPLES:
+            grammar = re.fullmatch(pattern, sample) is not None
+            m = _MASTER.fullmatch(sample)
+            lexer = m is not None and m.lastgroup in _GROUPS[name]
+            if name == "PERIOD" and lexer and m.lastgroup == "NUMBER":
+                lexer = re.fullmatch(r"\d{4}", sample) is not None   # a bare year only
+            if name == "INT" and lexer:
+                lexer = "." not in sample
+            assert grammar == lexer, (name, sample, grammar, lexer)

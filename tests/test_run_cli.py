@@ -380,5 +380,7 @@ def test_a_rule_the_engine_cannot_compute_is_a_diagnostic_at_that_rule(tmp_path,
                                            "--out", "out"])
     assert result.exit_code == 1
     assert "main.kpi:17:1: error[KPI097]: cannot score the period here: " in result.stderr
-    assert "17 | score staff for people {" in result.stderr and "  help: " in result.stderr
+    assert "17 | score staff for people {" in result.stderr
+    # The help line says the cause: an overflow, not a rule the engine cannot compute.
+    assert "  help: a value this rule computes is too large to keep exactly" in result.stderr
     assert not Path("out").exists()

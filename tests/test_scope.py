@@ -126,8 +126,9 @@ rating national_units {
     ref = scope.refs[id(names["unit.rating"])]
     assert ref.related and ref.type.kind == "level" and ref.type.owner == "national_units"
     assert scope.refs[id(names["good"])].sym.kind == "level"
-    # `members.staff` reads the staff score's rating only.
-    assert set(scope.edges[("measure", "staff_share")]) == {("rating", "national", "score", "staff")}
+    # `members.staff` reads who the staff score takes and that score's rating, no other result.
+    assert set(scope.edges[("measure", "staff_share")]) == {("population", "staff"),
+                                                          ("rating", "national", "score", "staff")}
     assert set(scope.edges[("measure", "unit_good")]) == {("rating", "national_units", "score", "unit_kpi")}
     assert ("score", "staff") in scope.edges[("rating", "national", "score", "staff")]
     assert not scope.problems

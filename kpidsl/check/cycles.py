@@ -11,21 +11,21 @@ reads the unit's score, which reads every member's score), is.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
+from typing import Any
 
 from kpidsl.check import CheckContext
 from kpidsl.diagnostics import Diagnostic
+from kpidsl.semantic.graph import Edges, graph_of, strongly_connected
 from kpidsl.semantic.resolve import Program
-from kpidsl.semantic.scope import scope_of
 from kpidsl.semantic.types import NodeKey, describe_node
 from kpidsl.source import Span
 
-Edges = dict[NodeKey, dict[NodeKey, dict[frozenset, Span]]]
 _BOTH = frozenset({"up", "down"})
 
 
 def run(program: Program, ctx: CheckContext) -> Iterable[Diagnostic]:
-    edges = scope_of(ctx).edges
+    edges = graph_of(ctx).edges
     for component in strongly_connected(edges):
         if len(component) == 1:
             node = next(iter(component))
@@ -38,56 +38,16 @@ def run(program: Program, ctx: CheckContext) -> Iterable[Diagnostic]:
                 break
 
 
-def strongly_connected(edges: Edges) -> Iterator[set[NodeKey]]:
-    """Tarjan's algorithm without recursion: each strongly connected set of nodes."""
-    index: dict[NodeKey, int] = {}
-    low: dict[NodeKey, int] = {}
-    on_stack: set[NodeKey] = set()
-    stack: list[NodeKey] = []
-    counter = 0
-    for root in list(edges):
-        if root in index:
-            continue
-        work = [(root, iter(edges.get(root, {})))]
-        index[root] = low[root] = counter
-        counter += 1
-        stack.append(root)
-        on_stack.add(root)
-        while work:
-            node, successors = work[-1]
-            nxt = next(successors, None)
-            if nxt is not None:
-                if nxt not in index:
-                    index[nxt] = low[nxt] = counter
-                    counter += 1
-                    stack.append(nxt)
-                    on_stack.add(nxt)
-                    work.append((nxt, iter(edges.get(nxt, {}))))
-                elif nxt in on_stack:
-                    low[node] = min(low[node], index[nxt])
-                continue
-            work.pop()
-            if work:
-                parent = work[-1][0]
-                low[parent] = min(low[parent], low[node])
-            if low[node] == index[node]:
-                component: set[NodeKey] = set()
-                while True:
-                    member = stack.pop()
-                    on_stack.discard(member)
-                    component.add(member)
-                    if member == node:
-                        break
-                yield component
-
-
 def _declared_at(program: Program, key: NodeKey) -> tuple:
-    """A stable order for the nodes of a cycle: where each is declared."""
-    table = {"measure": program.measures, "score": program.scores, "rollup": program.rollups,
-             "rating": program.ratings}[key[0]]
+    """A stable order for the nodes of a cycle: where each is declared (a rating: its own declaration)."""
+    kind = "score" if key[0] == "population" else key[0]
+    tables: dict[str, dict[str, Any]] = {"measure": program.measures, "score": program.scores,
+                                         "rollup": program.rollups, "rating": program.ratings}
+    table = tables[kind]
     decl = table.get(key[1])
     span = decl.span if decl is not None else None
-    return (span.file, span.start, key) if span is not None else ("", 0, key)
+    # Who a score takes sorts just after its score, so a cycle is told from the score.
+    return (span.file, span.start, key[0] == "population", key) if span is not None else ("", 0, False, key)
 
 
 def _bad_loop(edges: Edges, component: set[NodeKey], start: NodeKey) -> list[tuple[NodeKey, Span]] | None:
@@ -96,7 +56,7 @@ def _bad_loop(edges: Edges, component: set[NodeKey], start: NodeKey) -> list[tup
     Breadth first over (node, directions crossed so far); returns each step's node and the
     place its read is written, or None when every loop through start only goes one way.
     """
-    first = (start, frozenset())
+    first: tuple[NodeKey, frozenset] = (start, frozenset())
     came_from: dict[tuple, tuple[tuple, Span]] = {}
     queue = deque([first])
     while queue:
@@ -124,7 +84,15 @@ def _bad_loop(edges: Edges, component: set[NodeKey], start: NodeKey) -> list[tup
 
 
 def _report(walk: list[tuple[NodeKey, Span]]) -> Diagnostic:
-    path = [describe_node(node) for node, _ in walk] + [describe_node(walk[0][0])]
+    # Who a score takes is told as the score itself: its `where` is written in the score.
+    nodes: list[NodeKey] = []
+    for k in [node for node, _ in walk] + [walk[0][0]]:
+        if k[0] == "population":
+            if nodes and nodes[-1] == ("score", k[1]):
+                continue
+            k = ("score", k[1])
+        nodes.append(k)
+    path = [describe_node(node) for node in nodes]
     if len(path) > 9:
         path = path[:4] + [f"... ({len(path) - 7} more) ..."] + path[-3:]
     words = " -> ".join(path)

@@ -9,8 +9,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 
 from kpidsl.check import CheckContext
-from kpidsl.check.cycles import strongly_connected
 from kpidsl.diagnostics import Diagnostic
+from kpidsl.semantic.graph import Edges, graph_of, strongly_connected
+from kpidsl.semantic.names import rollup_for
 from kpidsl.semantic.resolve import Program
 from kpidsl.semantic.scope import scope_of
 from kpidsl.semantic.types import COLLECTION_AGGREGATES, Analysis, NodeKey, describe, describe_node
@@ -25,7 +26,7 @@ def run(program: Program, ctx: CheckContext) -> Iterable[Diagnostic]:
     found: list[Diagnostic] = []
     found.extend(_reach_out(a))
     found.extend(_refs(program, a))
-    found.extend(_tree_quotas(program, a))
+    found.extend(_tree_quotas(program, graph_of(ctx).edges))
     found.extend(_rollup_reads(program, a))
     found.extend(_rollup_scores(program))
     found.extend(_keys(program))
@@ -79,18 +80,14 @@ def _refs(program: Program, a: Analysis) -> Iterator[Diagnostic]:
 
 
 # ---------------------------------------------------------------- quotas along the unit tree
-def _tree_quotas(program: Program, a: Analysis) -> Iterator[Diagnostic]:
-    edges: dict[NodeKey, dict] = {k: dict(v) for k, v in a.edges.items()}
-    for key in list(edges):
-        if key[0] == "rating" and key[2] == "score":
-            edges[key].setdefault(("score", key[3]), {})
+def _tree_quotas(program: Program, edges: Edges) -> Iterator[Diagnostic]:
     reported: set[str] = set()
     for comp in strongly_connected(edges):
         node = next(iter(comp))
         if len(comp) == 1 and node not in edges.get(node, {}):
             continue
         for key in sorted(comp, key=str):
-            if key[0] != "rating" or key[2] != "score" or key[1] in reported:
+            if key[0] != "rating" or key[1] in reported:
                 continue
             rating = program.ratings.get(key[1])
             for quota in (i for i in rating.items if isinstance(i, n.Quota)) if rating else ():
@@ -108,9 +105,6 @@ def _tree_quotas(program: Program, a: Analysis) -> Iterator[Diagnostic]:
 
 # ---------------------------------------------------------------- roll-ups
 def _rollup_reads(program: Program, a: Analysis) -> Iterator[Diagnostic]:
-    first: dict[str, n.Rollup] = {}
-    for r in program.rollups.values():
-        first.setdefault(r.entity, r)
     seen: set[int] = set()
     for rollup in program.rollups.values():
         for root in _rollup_roots(program, rollup):
@@ -118,7 +112,7 @@ def _rollup_reads(program: Program, a: Analysis) -> Iterator[Diagnostic]:
                 if id(e) in seen:
                     continue
                 seen.add(id(e))
-                d = _rollup_read(program, a, first, rollup, e, periods_row)
+                d = _rollup_read(program, a, rollup, e, periods_row)
                 if d is not None:
                     yield d
 
@@ -157,7 +151,7 @@ def _names(a: Analysis, e: n.Node, periods_row: bool) -> Iterator[tuple[n.Name, 
         yield from _names(a, node, periods_row)
 
 
-def _rollup_read(program: Program, a: Analysis, first: dict[str, n.Rollup], rollup: n.Rollup, e: n.Name,
+def _rollup_read(program: Program, a: Analysis, rollup: n.Rollup, e: n.Name,
                  periods_row: bool) -> Diagnostic | None:
     ref = a.refs.get(id(e))
     if ref is None or e.parts[0] == "periods" or (periods_row and ref.in_row):
@@ -175,11 +169,18 @@ def _rollup_read(program: Program, a: Analysis, first: dict[str, n.Rollup], roll
         return Diagnostic(
             "KPI025", f"roll-up `{rollup.name}` reads criterion `{e.dotted}`, which a roll-up does not have",
             e.span, help="read the criterion of each period through a measure, e.g. `mean(periods.MEASURE)`")
-    if sym.kind == "result" and (ref.related or ref.in_row) and sym.deps:
+    if id(e) in a.narrowed:
+        return Diagnostic(
+            "KPI025", f"roll-up `{rollup.name}` reads `{e.dotted}`, the group a score takes, which a roll-up over "
+                      f"the whole {rollup.per} does not have", e.span,
+            help="count or read the group in a measure, and read that measure of each period, e.g. "
+                 "`min(periods.MEASURE)`")
+    if sym.kind == "result" and (ref.related or ref.in_row) and sym.deps and sym.deps[0][-2] == "score":
+        # Still a period's result: the entity has no roll-up (or rating) over this period to read instead.
         dep = sym.deps[0]
         score = program.scores.get(dep[1] if dep[0] == "score" else dep[3])
         entity = score.entity if score is not None else None
-        other = first.get(entity) if entity else None
+        other = rollup_for(program, entity, rollup.per) if entity else None
         if other is None:
             return Diagnostic(
                 "KPI025", f"roll-up `{rollup.name}` reads `{e.dotted}`, but {entity} have no roll-up to read "
@@ -214,7 +215,7 @@ def _rollup_scores(program: Program) -> Iterator[Diagnostic]:
         if not any(isinstance(i, n.RollupScore) for i in rollup.items):
             yield Diagnostic(
                 "KPI025", f"roll-up `{rollup.name}` has no `score = ...`; a roll-up's result is its score",
-                word_span(rollup.span, rf"\brollup\s+({rollup.name})\b"),
+                rollup.name_span or rollup.span,
                 help="give it a score over its periods, e.g. `score = mean(periods.score)`")
 
 
@@ -227,7 +228,7 @@ def _keys(program: Program) -> Iterator[Diagnostic]:
             who = _WHO[entity]
             yield Diagnostic(
                 "KPI026", f"{entity} come from input `{inp.name}`, which has no `key`; each {who} is told apart "
-                          "by it", word_span(inp.span, rf"\binput\s+({inp.name})\b"),
+                          "by it", inp.name_span or inp.span,
                 help=f"name the field that identifies a {who} after the input's name, e.g. "
                      f"`input {inp.name} key {who}_id {{`")
 

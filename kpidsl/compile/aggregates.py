@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
+from kpidsl.compile import columns as C
 from kpidsl.compile.frame import SELF, SOURCE, Anchor, CompileError, Scope, work_table
 from kpidsl.compile.names import Coll, Column, Ent, Impure
 from kpidsl.compile.relation import Rel
@@ -177,7 +178,7 @@ class Aggregates:
                      consumer: Scope, stats: bool) -> dict[str, tuple[str, str]]:
         row = self._row_scope(scan, consumer)
         if coll.narrow is not None:
-            on = self.read(row, coll.source, SELF, f"s:{coll.narrow}:on", e)
+            on = self.read(row, coll.source, SELF, C.score(coll.narrow, "on"), e)
             if on.sql not in scan.top_filter:
                 scan.top_filter.append(on.sql)
         key_base = (func, arg, e.where, e.deduction)

@@ -6,7 +6,7 @@ from kpidsl.compile.aggregates import Aggregates, Scan
 from kpidsl.compile.frame import ColInfo, CompileError, Frame, Scope
 from kpidsl.compile.names import Ent, NameReader, Names
 from kpidsl.compile.relation import Rel
-from kpidsl.compile.values import ExactArithmetic, V, _deps
+from kpidsl.compile.values import ExactArithmetic, V, ValueKind, _deps
 from kpidsl.semantic.resolve import Program
 from kpidsl.semantic.types import Analysis
 from kpidsl.sql import decimal as D
@@ -41,59 +41,69 @@ class ExprCompiler(NameReader, Aggregates, ExactArithmetic):
 
     # ------------------------------------------------------------ expressions
     def expr(self, e: n.Node, s: Scope) -> V:
-        if isinstance(e, n.Num):
-            return self.number(s.rel, e.value)
-        if isinstance(e, n.Text):
-            return self.param(s.rel, e.value, "text")
-        if isinstance(e, n.DateLit):
-            return self.param(s.rel, e.value, "date")
-        if isinstance(e, n.Bool):
-            return V("TRUE" if e.value else "FALSE", "bool", simple=True)
-        if isinstance(e, n.Name):
-            target = self.name(e, s)
-            if isinstance(target, V):
-                return target
-            raise CompileError(f"`{e.dotted}` is not a single value here", e.span)
-        if isinstance(e, n.Neg):
-            v = self.expr(e.operand, s)
-            return V(f"(-{v.sql})", v.kind if v.kind in ("int", "dec") else "dec", v.deps, scale=v.scale)
-        if isinstance(e, n.Not):
-            v = self.expr(e.operand, s)
-            return V(f"(NOT {v.sql})", "bool", v.deps)
-        if isinstance(e, n.BoolOp):
-            parts = [self.expr(o, s) for o in e.operands]
-            op = " AND " if e.op == "and" else " OR "
-            return V("(" + op.join(p.sql for p in parts) + ")", "bool", _deps(parts))
-        if isinstance(e, n.Arith):
-            acc = self.expr(e.operands[0], s)
-            for op, operand in zip(e.ops, e.operands[1:]):
-                right = self.expr(operand, s)
-                if op in ("+", "-"):
-                    acc = self.add(acc, right, op)
-                elif op == "*":
-                    acc = self.multiply(acc, right)
-                else:
-                    acc = self.divide(s.rel, acc, right)
-            return acc
-        if isinstance(e, n.Compare):
-            return self.compare(e, s)
-        if isinstance(e, n.InList):
-            left = self.expr(e.operand, s)
-            items = [self._operand(i, left, s) for i in e.items]
-            left, *items = self.common([left, *items])
-            return V(f"({left.sql} IN ({', '.join(i.sql for i in items)}))", "bool", _deps([left, *items]))
-        if isinstance(e, n.IsMissing):
-            v = self._maybe_entity(e.operand, s)
-            return V(f"({v.sql} IS {'NOT ' if e.negated else ''}NULL)", "bool", v.deps)
-        if isinstance(e, n.If):
-            cond = self.expr(e.cond, s)
-            a, b = self.expr(e.then, s), self.expr(e.otherwise, s)
-            a, b, kind = self.unify(a, b)
-            return V(f"(CASE WHEN {cond.sql} THEN {a.sql} ELSE {b.sql} END)", kind, _deps([cond, a, b]),
-                     levels=max(a.levels, b.levels, key=len), scale=a.scale if a.kind == "dec" else b.scale)
-        if isinstance(e, n.Call):
-            return self.call(e, s)
+        match e:
+            case n.Num():
+                return self.number(s.rel, e.value)
+            case n.Text():
+                return self.param(s.rel, e.value, "text")
+            case n.DateLit():
+                return self.param(s.rel, e.value, "date")
+            case n.Bool():
+                return V("TRUE" if e.value else "FALSE", "bool", simple=True)
+            case n.Name():
+                target = self.name(e, s)
+                if isinstance(target, V):
+                    return target
+                raise CompileError(f"`{e.dotted}` is not a single value here", e.span)
+            case n.Neg():
+                v = self.expr(e.operand, s)
+                return V(f"(-{v.sql})", v.kind if v.kind in ("int", "dec") else "dec", v.deps, scale=v.scale)
+            case n.Not():
+                v = self.expr(e.operand, s)
+                return V(f"(NOT {v.sql})", "bool", v.deps)
+            case n.BoolOp():
+                parts = [self.expr(o, s) for o in e.operands]
+                op = " AND " if e.op == "and" else " OR "
+                return V("(" + op.join(p.sql for p in parts) + ")", "bool", _deps(parts))
+            case n.Arith():
+                return self._arith(e, s)
+            case n.Compare():
+                return self.compare(e, s)
+            case n.InList():
+                return self._in_list(e, s)
+            case n.IsMissing():
+                v = self._maybe_entity(e.operand, s)
+                return V(f"({v.sql} IS {'NOT ' if e.negated else ''}NULL)", "bool", v.deps)
+            case n.If():
+                return self._if(e, s)
+            case n.Call():
+                return self.call(e, s)
         raise CompileError(f"cannot compute `{type(e).__name__}`", getattr(e, "span", None))
+
+    def _arith(self, e: n.Arith, s: Scope) -> V:
+        acc = self.expr(e.operands[0], s)
+        for op, operand in zip(e.ops, e.operands[1:]):
+            right = self.expr(operand, s)
+            if op in ("+", "-"):
+                acc = self.add(acc, right, op)
+            elif op == "*":
+                acc = self.multiply(acc, right)
+            else:
+                acc = self.divide(s.rel, acc, right)
+        return acc
+
+    def _in_list(self, e: n.InList, s: Scope) -> V:
+        left = self.expr(e.operand, s)
+        items = [self._operand(i, left, s) for i in e.items]
+        left, *items = self.common([left, *items])
+        return V(f"({left.sql} IN ({', '.join(i.sql for i in items)}))", "bool", _deps([left, *items]))
+
+    def _if(self, e: n.If, s: Scope) -> V:
+        cond = self.expr(e.cond, s)
+        a, b = self.expr(e.then, s), self.expr(e.otherwise, s)
+        a, b, kind = self.unify(a, b)
+        return V(f"(CASE WHEN {cond.sql} THEN {a.sql} ELSE {b.sql} END)", kind, _deps([cond, a, b]),
+                 levels=max(a.levels, b.levels, key=len), scale=a.scale if a.kind == "dec" else b.scale)
 
     def _maybe_entity(self, e: n.Node, s: Scope) -> V:
         """A value, or a related unit as its row number: `parent is missing` holds for the top unit."""
@@ -106,7 +116,7 @@ class ExprCompiler(NameReader, Aggregates, ExactArithmetic):
             raise CompileError(f"`{e.dotted}` is not a single value here", e.span)
         return self.expr(e, s)
 
-    def unify(self, a: V, b: V) -> tuple[V, V, str]:
+    def unify(self, a: V, b: V) -> tuple[V, V, ValueKind]:
         if a.kind == "null":
             if b.kind in ("int", "dec"):
                 a = V(f"CAST(NULL AS {'BIGINT' if b.kind == 'int' else f'DECIMAL(38,{b.scale})'})", b.kind,
@@ -123,7 +133,7 @@ class ExprCompiler(NameReader, Aggregates, ExactArithmetic):
     def _operand(self, e: n.Node, other: V, s: Scope) -> V:
         """One side of a comparison: a bare word may be a value of the other side's enum or rating."""
         ref = self.a.refs.get(id(e)) if isinstance(e, n.Name) else None
-        if ref is not None and ref.sym.kind in ("enum_value", "level"):
+        if isinstance(e, n.Name) and ref is not None and ref.sym.kind in ("enum_value", "level"):
             return self.param(s.rel, e.parts[0], "level" if ref.sym.kind == "level" else "enum")
         return self.expr(e, s)
 

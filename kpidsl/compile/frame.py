@@ -12,22 +12,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from kpidsl.compile.columns import NodeColumns
 from kpidsl.compile.relation import Rel
-from kpidsl.sql.quoting import ident, qualified
-
-WORK = "kpi_run"
-SOURCE = "kpi_src"
-
-
-def work_table(name: str) -> str:
-    return qualified(WORK, name)
-
-
-PERIOD_RESULTS = work_table("period_results")
-"""A roll-up run's results of each period, appended after each period is scored."""
-
-BOUNDS = work_table("bounds")
-"""The first and last day of the period being scored, read by the filtered source views."""
+from kpidsl.plan import BOUNDS, PERIOD_RESULTS, SOURCE, WORK, work_table  # noqa: F401 - the compiler's names
+from kpidsl.sql.quoting import ident
 
 
 class CompileError(Exception):
@@ -38,14 +26,6 @@ class CompileError(Exception):
         super().__init__(f"{where}{message}")
         self.message = message
         self.span = span
-
-
-class NeedFlush(Exception):
-    """A value is still in an unwritten stage of `entity`: write that stage out, then compile again."""
-
-    def __init__(self, entity: str) -> None:
-        super().__init__(entity)
-        self.entity = entity
 
 
 @dataclass(frozen=True)
@@ -62,6 +42,7 @@ class Stage:
     outputs: list[str] = field(default_factory=list)
     rules: list = field(default_factory=list)
     scans: list = field(default_factory=list)   # scans to run just before this stage
+    nodes: list = field(default_factory=list)   # the dependency-graph nodes it computes
 
 
 @dataclass
@@ -75,7 +56,7 @@ class Frame:
     count: int = 0
     # While a unit-tree recursion is compiled: its columns are read across units from `rec_table`.
     rec_table: str | None = None
-    rec_cols: frozenset[str] = frozenset()
+    rec_cols: NodeColumns = field(default_factory=NodeColumns)
     prefix: str = ""
 
     def next_table(self) -> str:

@@ -1,12 +1,15 @@
-"""Names in expressions: what a name means in an entity, input or period row, and reading the column it names."""
+"""Reading what a name names: the semantic name tables turned into reads of columns, entities and collections."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from kpidsl.compile.frame import SELF, Anchor, ColInfo, CompileError, Frame, NeedFlush, Scope
+from kpidsl.compile import columns as C
+from kpidsl.compile.frame import SELF, Anchor, ColInfo, CompileError, Frame, Scope
 from kpidsl.compile.values import _KINDS, V, field_value
+from kpidsl.semantic.names import NameResolver
 from kpidsl.semantic.resolve import Program
+from kpidsl.semantic.types import Row, Sym
 from kpidsl.sql.quoting import ident
 from kpidsl.syntax import nodes as n
 
@@ -44,82 +47,75 @@ class Impure(Exception):
 
 
 class Names:
-    """The names an entity row, an input row or a period row offers, in the checker's order."""
+    """The names an entity row, an input row or a period row offers, as the semantic name tables say.
+
+    The tables are `semantic.names.NameResolver`'s, the ones the checker resolves names with; this
+    class only says what the compiler reads for each kind of symbol: ("measure", name), ("field",
+    Field), ("input", name), ("rel", "unit"|"parent"), ("coll", "members"|"leaders"|"children"),
+    ("score"|"rating", narrow), ("criterion", name), and in period rows ("pscore",), ("prating",),
+    ("pmeasure", name), ("pfield", Field).
+    """
 
     def __init__(self, program: Program) -> None:
         self.p = program
-        self.scores_for = {e: [s for s in program.scores.values() if s.entity == e] for e in ("people", "units")}
-        self.rating_of: dict[str, str] = {}
-        for score in program.scores.values():
-            for item in score.items:
-                if isinstance(item, n.UseRating) and item.name in program.ratings:
-                    self.rating_of.setdefault(score.name, item.name)
+        self.resolver = NameResolver(program)
+        self.scores_for = self.resolver.scores_for
+        self.rating_of = self.resolver.rating_of
         self._own: dict[str, dict[str, tuple]] = {}
+        self._entity_rows: dict[tuple[str, str | None], dict[str, tuple]] = {}
 
     def entity_input(self, entity: str) -> n.Input | None:
         return self.p.entity_input(entity)
 
+    def _field(self, entity_or_input: str, name: str, entity: bool = True) -> n.Field:
+        inp = self.p.entity_input(entity_or_input) if entity else self.p.inputs[entity_or_input]
+        return next(f for f in inp.fields if f.name == name)
+
+    def _read(self, sym: Sym, entity: str, narrow: str | None) -> tuple | None:
+        kind = sym.kind
+        if kind == "measure":
+            return ("measure", sym.name)
+        if kind == "field":
+            return ("field", self._field(entity, sym.name))
+        if kind == "collection":
+            return ("input", sym.name)
+        if kind == "relation":
+            return ("rel" if sym.name in ("unit", "parent") else "coll", sym.name)
+        if kind == "result":
+            return (sym.name, narrow)
+        if kind == "criterion":
+            return ("criterion", sym.name)
+        return None   # a score's group (`members.staff`) is a narrowing, see `narrows`
+
     def own(self, entity: str) -> dict[str, tuple]:
         found = self._own.get(entity)
-        if found is not None:
-            return found
-        out: dict[str, tuple] = {}
-        for m in self.p.measures.values():
-            if m.entity == entity:
-                out.setdefault(m.name, ("measure", m.name))
-        inp = self.entity_input(entity)
-        relation_cols: set[str] = set()
-        if entity == "people" and self.p.people is not None:
-            relation_cols.add(self.p.people.member_of)
-        if entity == "units" and self.p.units is not None and self.p.units.parent:
-            relation_cols.add(self.p.units.parent)
-        if inp is not None:
-            for f in inp.fields:
-                if f.name in relation_cols and f.name in ("unit", "parent"):
-                    continue
-                out.setdefault(f.name, ("field", f))
-            for other in self.p.inputs.values():
-                if any(f.type.base == "ref" and f.type.ref == inp.name for f in other.fields):
-                    out.setdefault(other.name, ("input", other.name))
-        if entity == "people" and self.p.people is not None:
-            out.setdefault("unit", ("rel", "unit"))
-        if entity == "units":
-            if self.p.people is not None:
-                out.setdefault("members", ("coll", "members"))
-                out.setdefault("leaders", ("coll", "leaders"))
-            if self.p.units is not None and self.p.units.parent:
-                out.setdefault("parent", ("rel", "parent"))
-                out.setdefault("children", ("coll", "children"))
-        self._own[entity] = out
-        return out
+        if found is None:
+            found = self._own[entity] = {name: self._read(sym, entity, None)
+                                         for name, sym in self.resolver.own_names(entity).items()}
+        return found
 
     def entity_row(self, entity: str, narrow: str | None) -> dict[str, tuple]:
-        out = dict(self.own(entity))
-        scores = [narrow] if narrow else [s.name for s in self.scores_for[entity]]
-        if scores:
-            out.setdefault("score", ("score", narrow))
-        if any(s in self.rating_of for s in scores):
-            out.setdefault("rating", ("rating", narrow))
-        for score in self.scores_for[entity]:
-            if narrow in (None, score.name):
-                for item in items_of(score):
-                    out.setdefault(item.name, ("criterion", item.name))
-        return out
+        found = self._entity_rows.get((entity, narrow))
+        if found is None:
+            syms = self.resolver.row_names(Row("entity", entity, narrow))
+            found = {name: read for name, sym in syms.items() if (read := self._read(sym, entity, narrow))}
+            self._entity_rows[(entity, narrow)] = found
+        return found
 
     def periods_row(self, entity: str) -> dict[str, tuple]:
         out: dict[str, tuple] = {}
-        if self.scores_for[entity]:
-            out["score"] = ("pscore",)
-            if any(s.name in self.rating_of for s in self.scores_for[entity]):
-                out["rating"] = ("prating",)
-        for name, sym in self.own(entity).items():
-            if sym[0] in ("measure", "field"):
-                out.setdefault(name, ("p" + sym[0], sym[1]))
+        for name, sym in self.resolver.row_names(Row("periods", entity)).items():
+            if sym.kind == "result":
+                out[name] = ("pscore",) if name == "score" else ("prating",)
+            elif sym.kind == "measure":
+                out[name] = ("pmeasure", sym.name)
+            elif sym.kind == "field":
+                out[name] = ("pfield", self._field(entity, sym.name))
         return out
 
     def input_row(self, input_name: str) -> dict[str, tuple]:
-        inp = self.p.inputs[input_name]
-        return {f.name: ("ifield", f) for f in inp.fields}
+        return {name: ("ifield", self._field(input_name, name, entity=False))
+                for name in self.resolver.row_names(Row("input", input_name))}
 
     def narrows(self, entity: str) -> set[str]:
         return {s.name for s in self.scores_for[entity]}
@@ -225,7 +221,7 @@ class NameReader:
         if kind == "prating":
             return V(ident("rating"), "level", frozenset({"rating"}), simple=True,
                      levels=self.results.entity_levels(row.entity))
-        name = ("m:" if kind == "pmeasure" else "f:") + (sym[1] if kind == "pmeasure" else sym[1].name)
+        name = C.measure(sym[1]) if kind == "pmeasure" else C.field(sym[1].name)
         info = self.period_cols.get(name)
         if info is None:
             if kind == "pfield":
@@ -241,7 +237,7 @@ class NameReader:
         """A measure's column as each period computed it: every period computes every measure."""
         owner = getattr(self, "owner", None)
         fr = owner.frames.get(entity) if owner is not None else None
-        column = f"m:{measure}"
+        column = C.measure(measure)
         if fr is None or column not in fr.tables:
             return None
         info = fr.info.get(column)
@@ -253,7 +249,7 @@ class NameReader:
     def _entity_sym(self, sym: tuple, entity: str, anchor: Anchor, s: Scope, e: n.Name, narrow: str | None = None):
         kind = sym[0]
         if kind == "measure":
-            return self.read(s, entity, anchor, f"m:{sym[1]}", e)
+            return self.read(s, entity, anchor, C.measure(sym[1]), e)
         if kind == "field":
             return self.read_field(s, entity, anchor, sym[1])
         if kind == "input":
@@ -321,7 +317,7 @@ class NameReader:
         return V(ident(local), kind, frozenset({local}), simple=True)
 
     def read_field(self, s: Scope, entity: str, at: Anchor, f: n.Field) -> V:
-        name = f"f:{f.name}"
+        name = C.field(f.name)
         if at == SELF and s.kind in ("frame", "entity") and s.entity == entity:
             return field_value(f, ident(name), frozenset({name}))
         fr = self.frame(entity)
@@ -342,7 +338,10 @@ class NameReader:
             table = fr.rec_table
         if table is None:
             if fr.pending is not None and column in fr.pending.outputs:
-                raise NeedFlush(entity)
+                # The planner writes a stage out before a rule that reads it from outside (the graph's
+                # table_reads); reaching this is a read the scope analysis did not record.
+                raise CompileError(f"`{column}` of {entity} is read from outside its stage before the stage is "
+                                   "written", getattr(e, "span", None))
             what = column.split(":", 1)[-1]
             raise CompileError(f"`{what}` is read before it is computed", getattr(e, "span", None))
         alias = s.rel.join(("table", table, at.sql), table, f'{{a}}."_e" = {at.sql}', "t")

@@ -1,30 +1,35 @@
 """Compile a checked Program into a Plan: base tables, grouped scans, stages of measures, scores and ratings.
 
-Measures, scores and ratings are compiled in dependency order (the checker's graph,
-ties broken by where they are declared). Everything one entity computes goes into
-its current stage; a stage is written out only when a value must be read across
-entities or by a grouped scan, so the central frame runs in a handful of
-statements however many measures it has. A group of unit rules that read each
+Measures, who each score takes, scores, ratings and roll-ups are compiled in the
+order of the dependency graph (semantic/graph.py, the one the checker reports
+cycles from; ties broken by where they are declared). Everything one entity
+computes goes into its current stage; a stage is written out just before a rule
+that reads one of its values across entities or inside an aggregate (the
+analysis's `table_reads`), so the central frame runs in a handful of statements
+however many measures it has. A group of unit rules that read each
 other along the unit tree (a unit from its children) becomes a `levels` step,
 computed one depth of the tree at a time.
 """
 
 from __future__ import annotations
 
-import heapq
 from dataclasses import dataclass, replace
 
+from kpidsl.compile import columns as C
 from kpidsl.compile.aggregates import Scan
+from kpidsl.compile.columns import NodeColumns
 from kpidsl.compile.expressions import ExprCompiler
-from kpidsl.compile.frame import SELF, SOURCE, ColInfo, CompileError, Frame, NeedFlush, Scope, Stage, work_table
+from kpidsl.compile.frame import SELF, SOURCE, ColInfo, CompileError, Frame, Scope, Stage, work_table
 from kpidsl.compile.names import Names
 from kpidsl.compile.ratings import RatingCols, RatingCompiler
 from kpidsl.compile.relation import Rel
-from kpidsl.compile.scores import ScoreCols, ScoreCompiler
+from kpidsl.compile.scores import ScoreCols, ScoreCompiler, population
 from kpidsl.compile.values import V, _deps, sql_type
 from kpidsl.plan import Plan, RollupPlan, Rule, Step
+from kpidsl.semantic.graph import declaration, dependency_graph
 from kpidsl.semantic.resolve import Program
-from kpidsl.semantic.scope import Analysis, NodeKey, walk
+from kpidsl.semantic.scope import Analysis, NodeKey
+from kpidsl.semantic.types import describe_node
 from kpidsl.sql import decimal as D
 from kpidsl.sql.quoting import Params, ident, qualified
 from kpidsl.syntax import nodes as n
@@ -77,11 +82,11 @@ class Results:
 
     def score(self, ec, s, entity, anchor, narrow, e) -> V:
         names = [narrow] if narrow else [sc.name for sc in self.scores.get(entity, [])]
-        return self._coalesce(ec, s, entity, anchor, [f"s:{x}:score" for x in names], "dec", e)
+        return self._coalesce(ec, s, entity, anchor, [C.score(x, "score") for x in names], "dec", e)
 
     def rating(self, ec, s, entity, anchor, narrow, e) -> V:
         names = [narrow] if narrow else [sc.name for sc in self.scores.get(entity, [])]
-        cols = [f"r:{self.rating_of[x]}@{x}:final" for x in names if x in self.rating_of]
+        cols = [C.rating(self.rating_of[x], x, "final") for x in names if x in self.rating_of]
         v = self._coalesce(ec, s, entity, anchor, cols, "level", e)
         return replace(v, kind="level", levels=self.entity_levels(entity))
 
@@ -92,8 +97,8 @@ class Results:
                 continue
             for item in _paths(score):
                 if item[1].name == name:
-                    cols.append(f"s:{score.name}:i:{item[0]}:"
-                                + ("credit" if isinstance(item[1], n.Criterion) else "contribution"))
+                    cols.append(C.item(score.name, item[0], "credit" if isinstance(item[1], n.Criterion)
+                                       else "contribution"))
         return self._coalesce(ec, s, entity, anchor, cols, "dec", e)
 
 
@@ -119,6 +124,7 @@ class PlanCompiler:
     def __init__(self, program: Program, analysis: Analysis) -> None:
         self.p = program
         self.a = analysis
+        self.graph = dependency_graph(program, analysis)
         rounding = program.rounding
         self.rounding = (rounding.places, rounding.mode) if rounding is not None else DEFAULT_ROUNDING
         if not 0 <= self.rounding[0] <= D.SCALE:
@@ -149,7 +155,7 @@ class PlanCompiler:
         frames = {}
         for e in self.entities:
             inp = self.p.entity_input(e)
-            cols = {"_e", "id"} | {f"f:{f.name}" for f in inp.fields}
+            cols = {"_e", "id"} | {C.field(f.name) for f in inp.fields}
             cols |= {"_unit_e", "_leader"} if e == "people" else {"_parent_e", "_depth"}
             frames[e] = Frame(e, work_table(f"{prefix}{e}:base"), frozenset(cols), prefix=prefix)
         return frames
@@ -192,7 +198,7 @@ class PlanCompiler:
     def _units_base(self, fr: Frame) -> Step:
         decl = self.p.units
         inp = self.p.entity_input("units")
-        fields = ", ".join(f'd.{ident(f.name)} AS {ident("f:" + f.name)}' for f in inp.fields)
+        fields = ", ".join(f'd.{ident(f.name)} AS {ident(C.field(f.name))}' for f in inp.fields)
         parent = f'CAST(d.{ident(decl.parent)} AS VARCHAR)' if decl.parent else "CAST(NULL AS VARCHAR)"
         src = qualified(SOURCE, inp.name)
         sql = (f"CREATE OR REPLACE TABLE {fr.base} AS WITH RECURSIVE "
@@ -225,7 +231,7 @@ class PlanCompiler:
             except Exception as err:
                 raise CompileError("`leader when` may only read the fields of people", decl.leader_when.span) from err
             leader = f"coalesce({v.sql}, FALSE)"
-        fields = ", ".join(f'{ident(f.name)} AS {ident("f:" + f.name)}' for f in inp.fields)
+        fields = ", ".join(f'{ident(f.name)} AS {ident(C.field(f.name))}' for f in inp.fields)
         select = (f"row_number() OVER () AS \"_e\", CAST({ident(inp.key)} AS VARCHAR) AS \"id\", {fields}, "
                   f"{unit_e} AS \"_unit_e\", {leader} AS \"_leader\"")
         sql = f"CREATE OR REPLACE TABLE {fr.base} AS {rel.sql(select)}"
@@ -233,84 +239,25 @@ class PlanCompiler:
                     rules=(Rule("base", "people", decl.span),))
 
     # ------------------------------------------------------------ order
-    def _nodes(self) -> list[NodeKey]:
-        nodes: list[NodeKey] = [("measure", m) for m in self.p.measures]
-        for score in self.p.scores.values():
-            nodes.append(("score", score.name))
-            r = self.names.rating_of.get(score.name)
-            if r is not None:
-                nodes.append(("rating", r, "score", score.name))
-        return nodes
-
     def _decl(self, key: NodeKey) -> n.Node:
-        if key[0] == "measure":
-            return self.p.measures[key[1]]
-        if key[0] == "score":
-            return self.p.scores[key[1]]
-        return self.p.scores[key[3]]
+        return declaration(self.p, key)
 
     def _entity(self, key: NodeKey) -> str:
-        decl = self._decl(key)
-        return decl.entity
+        return self._decl(key).entity
 
-    def _edges(self, nodes: list[NodeKey]) -> dict[NodeKey, dict[NodeKey, set]]:
-        known = set(nodes)
-        edges: dict[NodeKey, dict[NodeKey, set]] = {k: {} for k in nodes}
-        for key in nodes:
-            for dep, labels in self.a.edges.get(key, {}).items():
-                if dep in known:
-                    edges[key].setdefault(dep, set()).update(labels)
-            if key[0] == "rating":
-                edges[key].setdefault(("score", key[3]), set()).add(frozenset())
-        # A score is given to those its `where` takes and no earlier score's `where` took.
-        by_entity: dict[str, list[n.Score]] = {}
-        for score in self.p.scores.values():
-            earlier = by_entity.setdefault(score.entity, [])
-            for other in earlier:
-                if other.where is not None:
-                    for dep in _reads(self.a, other.where):
-                        if dep in known:
-                            edges[("score", score.name)].setdefault(dep, set()).add(frozenset())
-            earlier.append(score)
-        return edges
+    def _period_nodes(self) -> set[NodeKey]:
+        return {k for k in self.graph.nodes if k[0] in ("measure", "population", "score")
+                or (k[0] == "rating" and k[2] == "score")}
 
     def _order(self) -> list[list[NodeKey]]:
-        """Groups of nodes in dependency order: single nodes, and tree recursions compiled together."""
-        nodes = self._nodes()
-        edges = self._edges(nodes)
-        self._edge_labels = edges
-        position = {}
-        for i, key in enumerate(nodes):
-            decl = self._decl(key)
-            file_index = self.p.files.index(decl.span.file) if decl.span.file in self.p.files else len(self.p.files)
-            position[key] = (file_index, decl.span.start, i)
-        comps = _components(nodes, edges)
-        comp_of = {k: i for i, c in enumerate(comps) for k in c}
-        deps = {i: {comp_of[d] for k in c for d in edges[k] if comp_of[d] != i} for i, c in enumerate(comps)}
-        users: dict[int, set] = {i: set() for i in range(len(comps))}
-        for i, ds in deps.items():
-            for d in ds:
-                users[d].add(i)
-        waiting = {i: len(ds) for i, ds in deps.items()}
-        heap = [(min(position[k] for k in comps[i]), i) for i in range(len(comps)) if not waiting[i]]
-        heapq.heapify(heap)
-        out = []
-        while heap:
-            _, i = heapq.heappop(heap)
-            out.append(sorted(comps[i], key=lambda k: position[k]))
-            for u in users[i]:
-                waiting[u] -= 1
-                if not waiting[u]:
-                    heapq.heappush(heap, (min(position[k] for k in comps[u]), u))
-        if len(out) != len(comps):
-            raise CompileError("the rules depend on each other in a circle")
-        return out
+        """Groups of a period's nodes in dependency order: single nodes, and tree recursions compiled together."""
+        return self.graph.order(self._period_nodes())
 
     def _order_flat(self) -> list[NodeKey]:
         return [k for group in self._order() for k in group]
 
     def _self_loop(self, key: NodeKey) -> bool:
-        return key in self._edge_labels.get(key, {})
+        return key in self.graph.edges.get(key, {})
 
     # ------------------------------------------------------------ stages
     def frame_scope(self, fr: Frame) -> Scope:
@@ -361,29 +308,21 @@ class PlanCompiler:
         frames = frames or self.frames
         ec = ec or self.ec
         fr = frames[self._entity(key)]
-        for _ in range(len(frames) * 4 + 4):
-            self.frame_scope(fr)
-            saved = _save(fr.pending)
-            try:
-                self._compile_node(key, fr, ec)
-                if key[0] == "rating":
-                    self.quotas(self.rating_cols[key], fr, ec)
-                return
-            except NeedFlush as need:
-                fr.pending = saved
-                other = frames[need.entity]
-                if other.rec_table is not None:
-                    raise CompileError(f"{describe(key)} reads a value of the unit tree before it is computed",
-                                       self._decl(key).span) from None
-                if other.pending is None or not other.pending.outputs:
-                    raise CompileError(f"{describe(key)} reads a value that is not computed yet",
-                                       self._decl(key).span) from None
-                self.flush(other)
-        raise CompileError(f"{describe(key)} cannot be ordered", self._decl(key).span)
+        # Stage boundaries from the graph: what this rule reads from outside its own row (another
+        # entity's value, or one read inside an aggregate) must be in a table before it is compiled.
+        for dep in self.a.table_reads.get(key, ()):
+            for other in frames.values():
+                if other.pending is not None and dep in other.pending.nodes and other.rec_table is None:
+                    self.flush(other)
+        self.frame_scope(fr)
+        self._compile_node(key, fr, ec)
+        if key[0] == "rating":
+            self.quotas(self.rating_cols[key], fr, ec, key)
 
     def _compile_node(self, key: NodeKey, fr: Frame, ec: ExprCompiler) -> None:
         stage = fr.pending
-        scope = Scope(stage.rel, "frame", fr.entity)
+        # In a roll-up and its rating, `periods` names the kept results of the periods.
+        scope = Scope(stage.rel, "frame", fr.entity, periods=key[0] == "rollup" or key[-2] == "rollup")
         rel = stage.rel
         before = set(rel.layer_of)
         if key[0] == "measure":
@@ -391,7 +330,7 @@ class PlanCompiler:
             cols = self._measure(measure, scope, ec)
             value = next((sql for name, sql in (c for layer in rel.layers for c in layer) if name == cols[0]), "")
             stage.rules.append(Rule("measure", measure.name, measure.span, value))
-        elif key[0] == "score":
+        elif key[0] == "population":
             score = self.p.scores[key[1]]
             earlier = []
             for other in self.p.scores.values():
@@ -399,21 +338,34 @@ class PlanCompiler:
                     break
                 if other.entity == score.entity:
                     earlier.append(other)
-            out = ScoreCompiler(ec, scope, score, earlier).compile()
+            cols = population(ec, scope, score, earlier)
+        elif key[0] == "score":
+            score = self.p.scores[key[1]]
+            out = ScoreCompiler(ec, scope, score).compile()
             self.score_cols[score.name] = out
             cols = out.outputs
             stage.rules.append(Rule("score", score.name, score.span))
+        elif key[0] == "rollup":
+            rollup = self.p.rollups[key[1]]
+            cols = compile_rollup(ec, scope, rollup)
+            stage.rules.append(Rule("rollup", rollup.name, rollup.span))
         else:
             rating = self.p.ratings[key[1]]
             score_name = key[3]
-            score_v = ec.read(scope, fr.entity, SELF, f"s:{score_name}:score")
-            status = ec.read(scope, fr.entity, SELF, f"s:{score_name}:status")
-            rated = V(f"coalesce({status.sql} = 'ok', FALSE)", "bool", status.deps)
+            if key[2] == "rollup":
+                score_v = ec.read(scope, fr.entity, SELF, C.rollup(score_name, "score"))
+                status = ec.read(scope, fr.entity, SELF, C.rollup(score_name, "status"))
+                rated = V(f"({status.sql} = 'ok')", "bool", status.deps)
+            else:
+                score_v = ec.read(scope, fr.entity, SELF, C.score(score_name, "score"))
+                status = ec.read(scope, fr.entity, SELF, C.score(score_name, "status"))
+                rated = V(f"coalesce({status.sql} = 'ok', FALSE)", "bool", status.deps)
             out = RatingCompiler(ec, scope, rating, score_name, score_v, rated).compile()
             self.rating_cols[key] = out
             cols = list(out.outputs)
             stage.rules.append(Rule("rating", f"{rating.name} of {score_name}", rating.span))
         stage.outputs.extend(cols)
+        stage.nodes.append(key)
         for c in set(rel.layer_of) - before:
             kind = rel.kinds.get(c)
             if kind is not None:
@@ -438,7 +390,7 @@ class PlanCompiler:
                                    measure.span)
         if v.kind in ("null", "dec"):
             v = ec.as_dec(v)
-        name = f"m:{measure.name}"
+        name = C.measure(measure.name)
         rel = scope.rel
         rel.add(name, v.sql, v.deps, v.kind, v.levels)
         cols = [name]
@@ -450,7 +402,7 @@ class PlanCompiler:
             self.measure_cols[measure.name].update(total=name + ":total", matched=name + ":matched")
         return cols
 
-    def quotas(self, rc: RatingCols, fr: Frame, ec: ExprCompiler) -> None:
+    def quotas(self, rc: RatingCols, fr: Frame, ec: ExprCompiler, key: NodeKey) -> None:
         """Each quota counts over the whole group: write the levels out, count in one narrow pass, go on."""
         quotas = [i for i in rc.rating.items if isinstance(i, n.Quota)]
         cur = rc.before_quotas
@@ -468,6 +420,7 @@ class PlanCompiler:
             before = set(scope.rel.layer_of)
             added = finish_quota(rc, k, quota, cur, scope, table, ec, k == len(quotas) - 1)
             fr.pending.outputs.extend(added)
+            fr.pending.nodes.append(key)
             fr.pending.rules.append(Rule("quota", f"{quota.level} of {rc.rating.name}", quota.span))
             for c in set(scope.rel.layer_of) - before:
                 kind = scope.rel.kinds.get(c)
@@ -476,17 +429,19 @@ class PlanCompiler:
             cur = rc.quotas[-1].after
 
     # ------------------------------------------------------------ unit-tree recursion
-    def _levels(self, group: list[NodeKey]) -> None:
+    def _levels(self, group: list[NodeKey], frames: dict[str, Frame] | None = None,
+                ec: ExprCompiler | None = None) -> None:
+        frames = frames or self.frames
         entities = {self._entity(k) for k in group}
         if entities != {"units"}:
-            names = ", ".join(describe(k) for k in group)
+            names = ", ".join(describe_node(k) for k in group)
             raise CompileError(f"these rules depend on each other: {names}", self._decl(group[0]).span)
-        fr = self.frames["units"]
+        fr = frames["units"]
         self.flush(fr)
         dirs = set()
         inside = set(group)
         for k in group:
-            for dep, labels in self._edge_labels[k].items():
+            for dep, labels in self.graph.edges[k].items():
                 if dep in inside:
                     for label in labels:
                         dirs |= set(label)
@@ -497,32 +452,24 @@ class PlanCompiler:
             if k[0] == "rating" and any(isinstance(i, n.Quota) for i in self.p.ratings[k[1]].items):
                 raise CompileError(f"rating `{k[1]}` has a quota and is computed unit by unit along the tree; "
                                    "quotas over such a rating are not supported", self.p.ratings[k[1]].span)
-        rec = work_table(f"units:tree{fr.count + 1}")
-        prefixes = []
-        for k in group:
-            if k[0] == "measure":
-                prefixes.append(f"m:{k[1]}")
-            elif k[0] == "score":
-                prefixes.append(f"s:{k[1]}:")
-            else:
-                prefixes.append(f"r:{k[1]}@{k[3]}:")
+        rec = work_table(f"{fr.prefix}units:tree{fr.count + 1}")
         fr.rec_table = rec
-        fr.rec_cols = _PrefixSet(prefixes)
+        fr.rec_cols = NodeColumns(group)
         body: list[Step] = []
         # Inside the recursion, values of the same rules on other units come from `rec`.
-        local_order = _local_order(group, self._edge_labels)
+        local_order = _local_order(group, self.graph.edges)
         for k in local_order:
-            self._node(k)
+            self._node(k, frames, ec)
         stage = fr.pending
         fr.pending = None
         fr.rec_table = None
-        fr.rec_cols = frozenset()
+        fr.rec_cols = NodeColumns()
         if stage is None:
             return
         for scan in _scan_order(stage.scans):
             body.append(self._scan_step(scan))
         stage.rel.filters.append('b."_depth" = CAST($level AS BIGINT)')
-        layer = work_table(f"units:level{fr.count + 1}")
+        layer = work_table(f"{fr.prefix}units:level{fr.count + 1}")
         select = ", ".join(['"_e"'] + [ident(c) for c in stage.outputs])
         body.append(step("units at one depth", "stage",
                          f"CREATE OR REPLACE TABLE {layer} AS {stage.rel.sql(select)}", stage.rel.params,
@@ -551,38 +498,9 @@ class PlanCompiler:
         return compile_rollups(self)
 
 
-class _PrefixSet(frozenset):
-    """Column names matching any of a few prefixes (a measure's column is its name exactly)."""
-
-    def __new__(cls, prefixes):
-        obj = super().__new__(cls, prefixes)
-        return obj
-
-    def __contains__(self, col) -> bool:
-        return any(col == p or (p.endswith(":") and col.startswith(p)) or col.startswith(p + ":")
-                   for p in frozenset.__iter__(self))
-
-
-def describe(key: NodeKey) -> str:
-    if key[0] == "rating":
-        return f"rating `{key[1]}` of {key[2]} `{key[3]}`"
-    return f"{key[0]} `{key[1]}`"
-
-
-def _reads(a: Analysis, expr: n.Node) -> set[NodeKey]:
-    out: set[NodeKey] = set()
-    for node in walk(expr):
-        if isinstance(node, n.Name):
-            ref = a.refs.get(id(node))
-            if ref is not None:
-                out.update(ref.sym.deps)
-    return out
-
-
-def _save(stage: Stage | None) -> Stage | None:
-    if stage is None:
-        return None
-    return Stage(stage.rel.copy(), list(stage.outputs), list(stage.rules), list(stage.scans))
+def compile_rollup(ec: ExprCompiler, scope: Scope, rollup: n.Rollup) -> list[str]:
+    from kpidsl.compile.rollups import compile_rollup as compile_one
+    return compile_one(ec, scope, rollup)
 
 
 def _scan_order(scans: list[Scan]) -> list[Scan]:
@@ -603,15 +521,6 @@ def _scan_order(scans: list[Scan]) -> list[Scan]:
     for s in scans:
         visit(s)
     return out
-
-
-def _components(nodes: list[NodeKey], edges) -> list[list[NodeKey]]:
-    from kpidsl.check.cycles import strongly_connected
-    simple = {k: {d: {} for d in ds} for k, ds in edges.items()}
-    comps = [sorted(c, key=nodes.index) for c in strongly_connected(simple)]
-    covered = {k for c in comps for k in c}
-    comps += [[k] for k in nodes if k not in covered]
-    return comps
 
 
 def _local_order(group: list[NodeKey], edges) -> list[NodeKey]:

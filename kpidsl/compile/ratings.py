@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from fractions import Fraction
 
 from kpidsl.check.ratings import QUOTA_OF_EVERYONE
+from kpidsl.compile import columns as C
 from kpidsl.compile.expressions import ExprCompiler
 from kpidsl.compile.frame import SELF, CompileError, ResultCtx, Scope
 from kpidsl.compile.names import Ent
@@ -70,7 +71,7 @@ class RatingCompiler:
         self.s = s
         self.rel = s.rel
         self.rating = rating
-        self.prefix = f"r:{rating.name}@{via}:"
+        self.prefix = C.rating_prefix(rating.name, via)
         self.score = score
         self.rated = rated
         levels = levels_of(rating)
@@ -163,7 +164,9 @@ class RatingCompiler:
             raise CompileError("a quota is counted per a unit or a field", quota.per.span)
         self.col(f"quota{k}:group", group)
         if quota.resolve_by not in (None, "score"):
-            key = ec.read(s1, self.s.entity, SELF, f"m:{quota.resolve_by}", quota)
+            entity = self.s.entity
+            assert entity is not None   # a rating is computed for people or units
+            key = ec.read(s1, entity, SELF, C.measure(quota.resolve_by), quota)
         else:
             key = self.score
         self.col(f"quota{k}:key", ec.as_dec(key) if key.kind in ("int", "dec") else key)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
+from kpidsl.compile import columns as C
 from kpidsl.compile.frame import Frame, work_table
 from kpidsl.compile.ratings import RatingCols, level_reason, levels_of
 from kpidsl.compile.scores import ScoreCols
@@ -131,11 +132,11 @@ def _entity_cols(pc: PlanCompiler, entity: str, params: Params) -> str:
     scores = [s for s in pc.p.scores.values() if s.entity == entity and s.name in pc.score_cols]
     names, statuses, values, ratings, labels, befores, reasons = [], [], [], [], [], [], []
     for score in scores:
-        on = ident(f"s:{score.name}:on")
+        on = ident(C.score(score.name, "on"))
         names.append(f"WHEN {on} THEN {_p(params, score.name)}")
-        statuses.append(ident(f"s:{score.name}:status"))
-        values.append(ident(f"s:{score.name}:score"))
-        reasons.append(ident(f"s:{score.name}:reason"))
+        statuses.append(ident(C.score(score.name, "status")))
+        values.append(ident(C.score(score.name, "score")))
+        reasons.append(ident(C.score(score.name, "reason")))
         rating = pc.names.rating_of.get(score.name)
         cols = pc.rating_cols.get(("rating", rating, "score", score.name)) if rating else None
         if cols is not None:
@@ -169,7 +170,7 @@ def wide_table(pc: PlanCompiler, entity: str, final: str) -> Step:
         cols = pc.score_cols.get(score.name)
         if cols is None or score.entity != entity:
             continue
-        on = ident(f"s:{score.name}:on")
+        on = ident(C.score(score.name, "on"))
         for item in cols.items:
             value, text = _item_value(item)
             found = {"value": value, "value_text": text, "contribution": _col(item.contribution),
@@ -182,7 +183,7 @@ def wide_table(pc: PlanCompiler, entity: str, final: str) -> Step:
         for f in WIDE_FIELDS:
             sql_type = "VARCHAR" if f == "value_text" else DEC
             items.append(f"CAST(CASE {' '.join(fields[f])} END AS {sql_type}) AS {ident(f'{path}:{f}')}")
-    matches = [f"CAST({ident(f's:{s.name}:match')} AS INTEGER)" for s in pc.p.scores.values()
+    matches = [f"CAST({ident(C.score(s.name, 'match'))} AS INTEGER)" for s in pc.p.scores.values()
                if s.entity == entity and s.name in pc.score_cols]
     # How many scores' `where` hold for the entity, earlier scores aside (the manifest's `population`).
     items.append(f"{' + '.join(matches) if matches else '0'} AS {ident(MATCHED_COLUMN)}")
@@ -335,7 +336,7 @@ def quota_rows(cols: RatingCols, final: str, params: Params) -> list[str]:
 
 
 def _entities_rollup(pc: PlanCompiler, rollup: n.Rollup, cols: RatingCols | None, final: str, params: Params) -> str:
-    prefix = f"y:{rollup.name}:"
+    prefix = C.rollup_prefix(rollup.name)
     if cols is not None:
         final_col, before = ident(cols.final), ident(cols.level)
         cases = " ".join(f"WHEN {_p(params, lv)} THEN {_p(params, label)}"

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from kpidsl.compile.frame import PERIOD_RESULTS, SELF, ColInfo, CompileError, Scope, Stage, work_table
+from kpidsl.compile import columns as C
+from kpidsl.compile.frame import PERIOD_RESULTS, SELF, CompileError, Scope, work_table
 from kpidsl.compile.names import Coll
-from kpidsl.compile.ratings import RatingCompiler
 from kpidsl.compile.results import (
     TABLES,
     _entities_rollup,
@@ -25,7 +25,8 @@ from kpidsl.compile.results import (
     table,
 )
 from kpidsl.compile.values import V, _deps, sql_type
-from kpidsl.plan import RollupPlan, Rule, Step
+from kpidsl.plan import RollupPlan, Step
+from kpidsl.semantic.names import rollup_for
 from kpidsl.semantic.scope import walk
 from kpidsl.sql.quoting import Params, ident
 from kpidsl.syntax import nodes as n
@@ -35,33 +36,35 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 class RollupResults:
-    """`score` and `rating` of related entities in a roll-up: their own roll-up's results."""
+    """`score` and `rating` of related entities in a roll-up: their own roll-up's results (see `rollup_for`)."""
 
-    def __init__(self, pc: PlanCompiler) -> None:
+    def __init__(self, pc: PlanCompiler, per: str) -> None:
         self.pc = pc
-        self.by_entity = {}
-        for rollup in pc.p.rollups.values():
-            self.by_entity.setdefault(rollup.entity, rollup)
+        self.per = per
 
     def entity_levels(self, entity: str) -> tuple[str, ...]:
-        return self.pc.results.entity_levels(entity)
+        rollup = rollup_for(self.pc.p, entity, self.per)
+        rating = _rating_of(rollup) if rollup is not None else None
+        if rating is None or rating not in self.pc.p.ratings:
+            return ()
+        return tuple(dict.fromkeys(i.name for i in self.pc.p.ratings[rating].items if isinstance(i, n.Level)))
 
     def _rollup(self, entity, e):
-        rollup = self.by_entity.get(entity)
+        rollup = rollup_for(self.pc.p, entity, self.per)
         if rollup is None:
             raise CompileError(f"{entity} have no roll-up result to read here", getattr(e, "span", None))
         return rollup
 
     def score(self, ec, s, entity, anchor, narrow, e) -> V:
         rollup = self._rollup(entity, e)
-        return ec.read(s, entity, anchor, f"y:{rollup.name}:score", e)
+        return ec.read(s, entity, anchor, C.rollup(rollup.name, "score"), e)
 
     def rating(self, ec, s, entity, anchor, narrow, e) -> V:
         rollup = self._rollup(entity, e)
         rating = _rating_of(rollup)
         if rating is None:
             raise CompileError(f"roll-up `{rollup.name}` has no rating", getattr(e, "span", None))
-        v = ec.read(s, entity, anchor, f"r:{rating}@{rollup.name}:final", e)
+        v = ec.read(s, entity, anchor, C.rating(rating, rollup.name, "final"), e)
         return V(v.sql, "level", v.deps, simple=True, levels=self.entity_levels(entity))
 
     def criterion(self, ec, s, entity, anchor, name, narrow, e) -> V:
@@ -84,14 +87,13 @@ def _compile_per(pc: PlanCompiler, per: str, rollups: list[n.Rollup]) -> RollupP
     frames = pc._frames(f"y{per}:")
     pc.rollup_frames = frames
     ec = pc._expr_compiler(frames, f"y{per}")
-    ec.results = RollupResults(pc)
+    ec.results = RollupResults(pc, per)
     ec.periods_table = PERIOD_RESULTS
     saved_steps = pc.steps
     pc.steps = []
     steps: list[Step] = pc._base_steps(frames)
     measures = _measures_needed(pc, rollups)
     order = [k for k in pc._order_flat() if k[0] == "measure" and k[1] in measures]
-    rating_cols = {}
     measure_cols = dict(pc.measure_cols)
     for key in order:
         measure = pc.p.measures[key[1]]
@@ -100,9 +102,17 @@ def _compile_per(pc: PlanCompiler, per: str, rollups: list[n.Rollup]) -> RollupP
                 raise CompileError(f"measure `{measure.name}` reads {dep[0]} `{dep[1]}`, which a roll-up over "
                                    f"the whole {per} does not have", measure.span)
         pc._node(key, frames, ec)
-    for rollup in rollups:
-        fr = frames[rollup.entity]
-        _rollup_node(pc, ec, fr, rollup, rating_cols)
+    # The roll-ups and their ratings in the order of the dependency graph: a person's yearly rating capped
+    # at `unit.rating` comes after the units' roll-up, wherever each is declared.
+    names = {r.name for r in rollups}
+    keep = {k for k in pc.graph.nodes if k[0] == "rollup" and k[1] in names
+            or k[0] == "rating" and k[2] == "rollup" and k[3] in names}
+    for group in pc.graph.order(keep):
+        if len(group) > 1 or pc._self_loop(group[0]):
+            pc._levels(group, frames, ec)   # a unit's year read by the units around it: one depth at a time
+        else:
+            pc._node(group[0], frames, ec)
+    rating_cols = {k[3]: cols for k, cols in pc.rating_cols.items() if k[2] == "rollup" and k[3] in names}
     for e in pc.entities:
         pc.flush(frames[e])
     body = pc.steps
@@ -148,33 +158,14 @@ def _measures_needed(pc: PlanCompiler, rollups: list[n.Rollup]) -> set[str]:
     return found
 
 
-def _rollup_node(pc: PlanCompiler, ec, fr, rollup: n.Rollup, rating_cols: dict) -> None:
-    for _ in range(8):
-        pc.frame_scope(fr)
-        saved = _copy(fr.pending)
-        try:
-            _compile_rollup(pc, ec, fr, rollup, rating_cols)
-            return
-        except Exception as err:
-            from kpidsl.compile.frame import NeedFlush
-            if not isinstance(err, NeedFlush):
-                raise
-            fr.pending = saved
-            pc.flush(pc.rollup_frames[err.entity])
-    raise CompileError(f"roll-up `{rollup.name}` cannot be ordered", rollup.span)
-
-
-def _copy(stage):
-    return Stage(stage.rel.copy(), list(stage.outputs), list(stage.rules), list(stage.scans)) if stage else None
-
-
-def _compile_rollup(pc: PlanCompiler, ec, fr, rollup: n.Rollup, rating_cols: dict) -> None:
-    stage = fr.pending
-    rel = stage.rel
-    before = set(rel.layer_of)
-    scope = Scope(rel, "frame", fr.entity, periods=True)
-    prefix = f"y:{rollup.name}:"
-    outputs = []
+def compile_rollup(ec, scope: Scope, rollup: n.Rollup) -> list[str]:
+    """A roll-up's score, status and reason columns; returns the columns it keeps."""
+    rel = scope.rel
+    fr_entity = scope.entity
+    assert fr_entity is not None
+    prefix = C.rollup_prefix(rollup.name)
+    assert scope.periods
+    outputs: list[str] = []
 
     def col(name: str, v: V) -> V:
         full = rel.add(prefix + name, v.sql, v.deps, v.kind, v.levels)
@@ -182,7 +173,7 @@ def _compile_rollup(pc: PlanCompiler, ec, fr, rollup: n.Rollup, rating_cols: dic
         return V(ident(full), v.kind, frozenset({full}), simple=True, levels=v.levels)
 
     # Scored periods only; a period whose result was an error makes the roll-up an error.
-    scan = ec.scan_for(Coll("periods", fr.entity, fr.entity, SELF, path=("periods",)), scope, "attached")
+    scan = ec.scan_for(Coll("periods", fr_entity, fr_entity, SELF, path=("periods",)), scope, "attached")
     if '"status" <> \'not_scored\'' not in scan.top_filter:
         scan.top_filter.append('"status" <> \'not_scored\'')
     key = ("~errors",)
@@ -213,24 +204,8 @@ def _compile_rollup(pc: PlanCompiler, ec, fr, rollup: n.Rollup, rating_cols: dic
         _deps([skipped, errs, exact])))
     status = col("status", V(f"CASE WHEN {skipped.sql} THEN 'not_evaluated' WHEN {reason.sql} IS NOT NULL "
                              f"THEN 'error' ELSE 'ok' END", "text", _deps([skipped, reason])))
-    score = col("score", V(f"CASE WHEN {status.sql} = 'ok' THEN {rounded.sql} END", "dec",
-                           status.deps | rounded.deps))
-    stage.outputs.extend(outputs)
-    stage.rules.append(Rule("rollup", rollup.name, rollup.span))
-    rating_name = _rating_of(rollup)
-    if rating_name is not None and rating_name in pc.p.ratings:
-        rating = pc.p.ratings[rating_name]
-        rated = V(f"({status.sql} = 'ok')", "bool", status.deps)
-        cols = RatingCompiler(ec, scope, rating, rollup.name, score, rated).compile()
-        stage.outputs.extend(cols.outputs)
-        stage.rules.append(Rule("rating", f"{rating.name} of {rollup.name}", rating.span))
-        rating_cols[rollup.name] = cols
-    for c in set(rel.layer_of) - before:
-        kind = rel.kinds.get(c)
-        if kind is not None:
-            fr.info[c] = ColInfo(kind[0], tuple(kind[1]))
-    if rollup.name in rating_cols:
-        pc.quotas(rating_cols[rollup.name], fr, ec)
+    col("score", V(f"CASE WHEN {status.sql} = 'ok' THEN {rounded.sql} END", "dec", status.deps | rounded.deps))
+    return outputs
 
 
 def _capture(pc: PlanCompiler, rollups: list[n.Rollup], ec) -> list[Step]:

@@ -3,41 +3,55 @@
 from __future__ import annotations
 
 from fractions import Fraction
+from typing import assert_never
 
-from kpidsl.check.scales import Interval, _edges, _intervals, output
 from kpidsl.compile.expressions import ExprCompiler
 from kpidsl.compile.frame import CompileError, Scope
 from kpidsl.compile.values import V, _deps
+from kpidsl.semantic.bands import Interval, band_edges, band_intervals, output
 from kpidsl.syntax import nodes as n
 
 
-def scale_name(body: n.Node) -> str:
-    return {n.Linear: "linear", n.Bands: "bands", n.Target: "target", n.Levels: "levels",
-            n.PassFail: "pass/fail"}.get(type(body), "scale")
+def scale_name(body: n.ScaleBody) -> str:
+    match body:
+        case n.Linear():
+            return "linear"
+        case n.Bands():
+            return "bands"
+        case n.Target():
+            return "target"
+        case n.Levels():
+            return "levels"
+        case n.PassFail():
+            return "pass/fail"
+        case _:
+            assert_never(body)
 
 
-def credit(ec: ExprCompiler, s: Scope, body: n.Node | None, value: V) -> V:
+def credit(ec: ExprCompiler, s: Scope, body: n.ScaleBody | None, value: V) -> V:
     """The credit a scale gives `value`; without a scale, the value itself."""
-    if body is None:
-        if value.kind not in ("int", "dec", "null"):
-            raise CompileError("a criterion without a scale needs a number")
-        return ec.as_dec(value)
-    if isinstance(body, n.Linear):
-        return _linear(ec, s, body, value)
-    if isinstance(body, n.Bands):
-        return _bands(ec, s, body, value)
-    if isinstance(body, n.Target):
-        return _target(ec, s, body, value)
-    if isinstance(body, n.Levels):
-        v = ec.lift(s.rel, value)
-        cases = " ".join(f"WHEN {ec.param(s.rel, lp.level, 'text').sql} THEN {ec.as_dec(_out(ec, s, lp.points)).sql}"
-                         for lp in body.levels)
-        return V(f"(CASE {v.sql} {cases} END)", "dec", v.deps)
-    if isinstance(body, n.PassFail):
-        v = ec.lift(s.rel, value)
-        passed, failed = ec.as_dec(_out(ec, s, body.passed)), ec.as_dec(_out(ec, s, body.failed))
-        return V(f"(CASE WHEN {v.sql} THEN {passed.sql} WHEN NOT {v.sql} THEN {failed.sql} END)", "dec", v.deps)
-    raise CompileError(f"unknown scale {type(body).__name__}", getattr(body, "span", None))
+    match body:
+        case None:
+            if value.kind not in ("int", "dec", "null"):
+                raise CompileError("a criterion without a scale needs a number")
+            return ec.as_dec(value)
+        case n.Linear():
+            return _linear(ec, s, body, value)
+        case n.Bands():
+            return _bands(ec, s, body, value)
+        case n.Target():
+            return _target(ec, s, body, value)
+        case n.Levels():
+            v = ec.lift(s.rel, value)
+            cases = " ".join(f"WHEN {ec.param(s.rel, lp.level, 'text').sql} THEN "
+                             f"{ec.as_dec(_out(ec, s, lp.points)).sql}" for lp in body.levels)
+            return V(f"(CASE {v.sql} {cases} END)", "dec", v.deps)
+        case n.PassFail():
+            v = ec.lift(s.rel, value)
+            passed, failed = ec.as_dec(_out(ec, s, body.passed)), ec.as_dec(_out(ec, s, body.failed))
+            return V(f"(CASE WHEN {v.sql} THEN {passed.sql} WHEN NOT {v.sql} THEN {failed.sql} END)", "dec", v.deps)
+        case _:
+            assert_never(body)
 
 
 def _out(ec: ExprCompiler, s: Scope, num: n.Num) -> V:
@@ -84,11 +98,11 @@ def _bands(ec: ExprCompiler, s: Scope, body: n.Bands, value: V) -> V:
         if band.is_else:
             fallback = band
             break
-        edges = _edges(band, found)
+        edges = band_edges(band, found)
         if edges is None:
             raise CompileError("a band of this scale is not well formed", band.span)
         parsed.append(edges)
-    kept = _intervals(parsed, found)
+    kept = band_intervals(parsed, found)
     if kept is None:
         raise CompileError("the bands of this scale are out of order", body.span)
     whens = []

@@ -15,6 +15,7 @@ import math
 from dataclasses import dataclass, field
 from fractions import Fraction
 
+from kpidsl.compile import columns as C
 from kpidsl.compile.expressions import ExprCompiler
 from kpidsl.compile.frame import SELF, CompileError, Scope
 from kpidsl.compile.scales import credit, scale_name
@@ -79,13 +80,12 @@ class _Node:
 
 
 class ScoreCompiler:
-    def __init__(self, ec: ExprCompiler, s: Scope, score: n.Score, earlier: list[n.Score]) -> None:
+    def __init__(self, ec: ExprCompiler, s: Scope, score: n.Score) -> None:
         self.ec = ec
         self.s = s
         self.rel = s.rel
         self.score = score
-        self.earlier = earlier
-        self.prefix = f"s:{score.name}:"
+        self.prefix = C.score_prefix(score.name)
         self.reasons: list[tuple[str, str]] = []     # (condition column, reason text)
         self.out = ScoreCols(score, self.prefix + "on", self.prefix + "score", self.prefix + "status",
                              self.prefix + "reason")
@@ -101,23 +101,8 @@ class ScoreCompiler:
 
     # ------------------------------------------------------------ the whole score
     def compile(self) -> ScoreCols:
-        ec, s = self.ec, self.s
-        tests = []
-        for other in self.earlier:
-            if other.where is None:
-                tests = None     # an earlier score without `where` takes everyone
-                break
-            tests.append(ec.expr(other.where, s))
-        mine = ec.expr(self.score.where, s) if self.score.where is not None else V("TRUE", "bool", simple=True)
-        # Whether the `where` holds at all, earlier scores aside: the manifest counts who matched several.
-        match = self.col("match", V(f"coalesce({mine.sql}, FALSE)", "bool", _deps([mine])))
-        if tests is None:
-            on = V("FALSE", "bool", simple=True)
-        else:
-            taken = " OR ".join(f"coalesce({t.sql}, FALSE)" for t in tests)
-            sql = match.sql + (f" AND NOT ({taken})" if taken else "")
-            on = V(f"({sql})", "bool", _deps([match, *tests]))
-        self.on = self.col("on", on)
+        # Who the score takes is computed before it (see `population`).
+        self.on = self.ec.read(self.s, self.s.entity, SELF, self.out.on)
         self.rel.guard = self.prefix + "on"
         try:
             self._compile_on()
@@ -466,7 +451,7 @@ class ScoreCompiler:
                 if measure is None or measure.entity != self.score.entity:
                     continue
                 if measure.missing == "fail":
-                    v = self.ec.read(self.s, self.score.entity, SELF, f"m:{name}", node)
+                    v = self.ec.read(self.s, self.score.entity, SELF, C.measure(name), node)
                     self.reasons.append((f"({v.sql} IS NULL)", f"measure `{name}` has no value (missing fail)"))
                 todo.append(measure.expr)
 
@@ -482,7 +467,7 @@ def _items(block) -> list:
 
 
 def _key(path: str) -> str:
-    return f"i:{path}:" if path else ""
+    return C.item_prefix(path)
 
 
 def _cols(sql: str) -> list[str]:
@@ -512,3 +497,25 @@ def _scale_label(item: n.Criterion, body: n.Node | None) -> str | None:
     if body is not None:
         return scale_name(body)
     return None
+
+
+def population(ec: ExprCompiler, s: Scope, score: n.Score, earlier: list[n.Score]) -> list[str]:
+    """The columns `s:NAME:match` (the score's `where` holds, earlier scores aside: the manifest counts who
+    matched several) and `s:NAME:on` (the score takes the entity: no earlier score's `where` held)."""
+    tests: list[V] | None = []
+    for other in earlier:
+        if other.where is None:
+            tests = None     # an earlier score without `where` takes everyone
+            break
+        tests.append(ec.expr(other.where, s))
+    mine = ec.expr(score.where, s) if score.where is not None else V("TRUE", "bool", simple=True)
+    match_v = V(f"coalesce({mine.sql}, FALSE)", "bool", _deps([mine]))
+    match_col = s.rel.add(C.score(score.name, "match"), match_v.sql, match_v.deps, "bool", ())
+    match = V(ident(match_col), "bool", frozenset({match_col}), simple=True)
+    if tests is None:
+        on = V("FALSE", "bool", simple=True)
+    else:
+        taken = " OR ".join(f"coalesce({t.sql}, FALSE)" for t in tests)
+        sql = match.sql + (f" AND NOT ({taken})" if taken else "")
+        on = V(f"({sql})", "bool", _deps([match, *tests]))
+    return [match_col, s.rel.add(C.score(score.name, "on"), on.sql, on.deps, on.kind, on.levels)]

@@ -11,15 +11,19 @@ import datetime
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
-from typing import Any
+from typing import Any, Literal
 
 from kpidsl.compile.relation import Rel
 from kpidsl.sql import decimal as D
 from kpidsl.sql.quoting import ident
 from kpidsl.syntax import nodes as n
 
-_KINDS = {"number": "dec", "integer": "int", "bool": "bool", "date": "date", "text": "text", "ref": "text",
-          "enum": "enum"}
+ValueKind = Literal["int", "dec", "bool", "text", "date", "enum", "level", "null"]
+"""What a compiled value is in SQL: its type, and for levels an order (V.levels)."""
+
+
+_KINDS: dict[str, ValueKind] = {"number": "dec", "integer": "int", "bool": "bool", "date": "date", "text": "text",
+                                "ref": "text", "enum": "enum"}
 _SQL_TYPES = {"dec": D.DEC, "int": "HUGEINT", "bool": "BOOLEAN", "date": "DATE", "text": "VARCHAR",
               "enum": "VARCHAR", "level": "VARCHAR"}
 
@@ -33,7 +37,7 @@ class V:
     """A compiled value: SQL readable in the relation's top layer, its kind, and the columns it reads."""
 
     sql: str
-    kind: str                       # int dec bool text date enum level null
+    kind: ValueKind
     deps: frozenset[str] = frozenset()
     simple: bool = False
     levels: tuple[str, ...] = ()
@@ -49,7 +53,12 @@ class ExactArithmetic:
     Mixed into `ExprCompiler`, which gives it `tmp` (fresh column names) and the framework's rounding `mode`.
     """
 
-    def param(self, rel: Rel, value: Any, kind: str) -> V:
+    mode: str
+
+    def tmp(self, hint: str = "t") -> str:
+        raise NotImplementedError  # ExprCompiler's
+
+    def param(self, rel: Rel, value: Any, kind: ValueKind) -> V:
         if kind == "dec":
             exact, places = _decimal(value)
             ref = rel.params.add(exact)

@@ -51,7 +51,7 @@ def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
 
 def sorted_diagnostics(diags: Iterable[Diagnostic]) -> list[Diagnostic]:
     """Sorted by place, each finding once (a file checked as a root and as a dependency reports once)."""
-    unique = {}
+    unique: dict[tuple, Diagnostic] = {}
     for d in diags:
         unique.setdefault((d.span.file, d.span.start, d.span.end, d.code, d.message, d.severity), d)
     return sorted(unique.values(), key=Diagnostic.sort_key)

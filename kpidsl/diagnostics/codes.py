@@ -80,6 +80,10 @@ CODES: dict[str, tuple[str, str]] = {
 }
 
 
+UNREADABLE = frozenset({"KPI005", "KPI006", "KPI007", "KPI010"})
+"""Codes that say a file could not be read at all: an input error (exit 2), not a finding in the framework."""
+
+
 def severity_of(code: str) -> str:
     return CODES[code][0]
 

@@ -1,4 +1,4 @@
-"""Run a Plan on a DuckDB connection whose `data` schema holds a validated period, filling `results.*`.
+"""Run a Plan it is given on a DuckDB connection whose `data` schema holds a validated period, filling `results.*`.
 
 The plan reads each input through a view in the schema `kpi_src`: the loaded table
 itself for a period, or its rows of one period when a longer period (a year) is
@@ -10,42 +10,46 @@ from __future__ import annotations
 
 from typing import Any
 
-from kpidsl.compile.frame import BOUNDS, SOURCE, WORK, CompileError
 from kpidsl.period import KINDS, Period, periods_within
-from kpidsl.plan import Plan, Step
+from kpidsl.plan import BOUNDS, SOURCE, WORK, Plan, Step
 from kpidsl.sql.quoting import DATA_SCHEMA, ident, qualified
+
+OVERFLOW_HELP = ("a value this rule computes is too large to keep exactly (numbers keep 12 decimal places, so a "
+                 "product above about 10^14 overflows); check the data this rule reads, or compute with smaller "
+                 "quantities")
+REFUSED_HELP = ("the database refused a statement this rule was compiled to, on this period's data; check the "
+                "data this rule reads, and report it with the framework if the data is valid")
 
 
 class EngineError(Exception):
-    """Scoring could not be done; the message says why and where (the step and its framework line)."""
+    """Scoring could not be done; the message says why and where (the step and its framework line), the help
+    what caused it."""
 
-    def __init__(self, message: str, span=None) -> None:
+    def __init__(self, message: str, span=None, help: str | None = None) -> None:
         where = f"{span.file}:{span.line}: " if span is not None else ""
         super().__init__(f"{where}{message}")
         self.message = message
         self.span = span
+        self.help = help
 
 
-def score_period(con: Any, program, analysis=None, period: Period | None = None, plan: Plan | None = None,
-                 keep_work: bool = False) -> Plan:
-    """Score `period` (already loaded by load_and_validate) and fill the `results` tables; returns the plan run.
+def run_plan(con: Any, plan: Plan, period: Period | None, keep_work: bool = False) -> Plan:
+    """Score `period` (already loaded by load_and_validate) with `plan` and fill the `results` tables.
 
     A period longer than the framework's (a year of a quarterly framework) is scored
-    period by period and rolled up by the framework's `rollup` blocks. The work tables
-    (schema kpi_run) are dropped afterwards unless `keep_work`.
+    period by period and rolled up by the plan's roll-ups. The work tables (schema
+    kpi_run) are dropped afterwards unless `keep_work`.
     """
     try:
-        return _score(con, program, analysis, period, plan)
+        return _run(con, plan, period)
     finally:
         if not keep_work:
             con.execute(f"DROP SCHEMA IF EXISTS {ident(WORK)} CASCADE")
 
 
-def _score(con: Any, program, analysis, period: Period | None, plan: Plan | None) -> Plan:
+def _run(con: Any, plan: Plan, period: Period | None) -> Plan:
     if period is None:
         raise EngineError("no period to score")
-    if plan is None:
-        plan = compile_checked(program, analysis)
     if plan.period_kind is None or period.kind == plan.period_kind:
         prepare(con, plan)
         run_steps(con, [*plan.setup, *plan.steps, *plan.results])
@@ -57,21 +61,6 @@ def _score(con: Any, program, analysis, period: Period | None, plan: Plan | None
                              else f" and no `rollup ... per {period.kind}` is declared"))
     roll(con, plan, period, rollups)
     return plan
-
-
-def compile_checked(program, analysis=None) -> Plan:
-    """Compile a Program (its scope analysis is built when not given); a construct that cannot run is an EngineError."""
-    from kpidsl.compile.planner import compile_program
-
-    if analysis is None:
-        from kpidsl.check import CheckContext
-        from kpidsl.semantic.scope import scope_of
-
-        analysis = scope_of(CheckContext(program))
-    try:
-        return compile_program(program, analysis)
-    except CompileError as err:
-        raise EngineError(err.message, err.span) from None
 
 
 def prepare(con: Any, plan: Plan, filtered: bool = False) -> None:
@@ -100,7 +89,9 @@ def run_steps(con: Any, steps: list[Step], extra: dict[str, Any] | None = None) 
         try:
             con.execute(s.sql, params)
         except duckdb.Error as err:
-            raise EngineError(f"{s.name}: {_first_line(err)}", s.span) from None
+            overflow = isinstance(err, (duckdb.OutOfRangeException, duckdb.ConversionException))
+            raise EngineError(f"{s.name}: {_first_line(err)}", s.span,
+                              OVERFLOW_HELP if overflow else REFUSED_HELP) from None
         if s.kind == "levels":
             _levels(con, s)
 
@@ -118,6 +109,7 @@ def _levels(con: Any, s: Step) -> None:
 
 def roll(con: Any, plan: Plan, period: Period, rollups) -> None:
     """Score each of the framework's periods within `period`, keep their results, then roll them up."""
+    assert plan.period_kind is not None   # a plan without a period kind scores any period directly
     parts = periods_within(period, plan.period_kind)
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {ident(WORK)}")
     con.execute(f"CREATE OR REPLACE TABLE {BOUNDS} (lo DATE, hi DATE)")
@@ -144,24 +136,4 @@ def _first_line(err: Exception) -> str:
     return text[0][:300] if text else type(err).__name__
 
 
-def run_in_memory(program, tables: dict[str, tuple], period, analysis=None, reject_invalid: bool = False):
-    """Load rows given in Python, validate them and score the period: (connection, DataLoad).
-
-    `tables` maps an input to (column names, rows); `period` is a Period or its text
-    ("2025-Q3"). Scoring is skipped when the data has problems (see DataLoad.ok).
-    """
-    from kpidsl.data.sources import MemorySource
-    from kpidsl.data.validate import load_and_validate
-    from kpidsl.period import parse_period
-    from kpidsl.sql.connect import connect
-
-    if isinstance(period, str):
-        period = parse_period(period)
-    con = connect()
-    load = load_and_validate(con, program, MemorySource(tables), period, reject_invalid)
-    if load.ok:
-        score_period(con, program, analysis, period)
-    return con, load
-
-
-__all__ = ["EngineError", "compile_checked", "run_in_memory", "score_period"]
+__all__ = ["EngineError", "run_plan"]

@@ -17,8 +17,9 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
-from typing import Any
+from typing import Any, assert_never
 
+from kpidsl.decimals import decimal_text as decimal_text_of
 from kpidsl.i18n import language_of
 from kpidsl.plan import DEC, OPTIONAL_TABLES, RESULT_TABLES, RESULTS_SCHEMA, WIDE_FIELDS, WIDE_PREFIX, wide_table  # noqa: F401
 from kpidsl.semantic.resolve import Program
@@ -85,19 +86,7 @@ def present_tables(con: Any) -> dict[str, tuple[tuple[str, str], ...]]:
 
 def num_text(value: Fraction) -> str:
     """Exact decimal text when the number has one (0.25), else `n/d` (1/3)."""
-    den = value.denominator
-    for p in (2, 5):
-        while den % p == 0:
-            den //= p
-    if den != 1:
-        return f"{value.numerator}/{value.denominator}"
-    places = 0
-    while (value * 10 ** places).denominator != 1:
-        places += 1
-    text = str(abs((value * 10 ** places).numerator)).rjust(places + 1, "0")
-    if places:
-        text = f"{text[:-places]}.{text[-places:]}"
-    return ("-" if value < 0 else "") + text
+    return decimal_text_of(value)
 
 
 def _output(num: n.Num) -> Fraction:
@@ -139,22 +128,25 @@ def _scale_info(program: Program, criterion: n.Criterion) -> dict[str, Any] | No
         return None
     info: dict[str, Any] = {"name": criterion.scale if isinstance(criterion.scale, str) else None,
                             "text": source_text(body, 200)}
-    if isinstance(body, n.Linear):
-        info.update(kind="linear", points=[[num_text(p.x.value), num_text(_output(p.y))] for p in body.points],
-                    clamp=body.clamp, cap=num_text(_output(body.cap)) if body.cap else None)
-    elif isinstance(body, n.Bands):
-        info.update(kind="bands", bands=[{
-            "bounds": [[b.op, num_text(b.value.value)] for b in band.bounds],
-            "points": num_text(_output(band.points)), "else": band.is_else, "text": source_text(band, 100),
-        } for band in body.bands])
-    elif isinstance(body, n.Target):
-        target = body.target
-        info.update(kind="target", target=num_text(target.value) if isinstance(target, n.Num) else target.dotted,
-                    cap=num_text(_output(body.cap)) if body.cap else None)
-    elif isinstance(body, n.Levels):
-        info.update(kind="levels", levels=[[lv.level, num_text(_output(lv.points))] for lv in body.levels])
-    elif isinstance(body, n.PassFail):
-        info.update(kind="pass", passed=num_text(_output(body.passed)), failed=num_text(_output(body.failed)))
+    match body:
+        case n.Linear():
+            info.update(kind="linear", points=[[num_text(p.x.value), num_text(_output(p.y))] for p in body.points],
+                        clamp=body.clamp, cap=num_text(_output(body.cap)) if body.cap else None)
+        case n.Bands():
+            info.update(kind="bands", bands=[{
+                "bounds": [[b.op, num_text(b.value.value)] for b in band.bounds],
+                "points": num_text(_output(band.points)), "else": band.is_else, "text": source_text(band, 100),
+            } for band in body.bands])
+        case n.Target():
+            target = body.target
+            info.update(kind="target", target=num_text(target.value) if isinstance(target, n.Num) else target.dotted,
+                        cap=num_text(_output(body.cap)) if body.cap else None)
+        case n.Levels():
+            info.update(kind="levels", levels=[[lv.level, num_text(_output(lv.points))] for lv in body.levels])
+        case n.PassFail():
+            info.update(kind="pass", passed=num_text(_output(body.passed)), failed=num_text(_output(body.failed)))
+        case _:
+            assert_never(body)
     return info
 
 

@@ -120,7 +120,9 @@ class NameResolver:
                 out.setdefault(name, sym)
             for score in self.scores_for[row.name]:
                 if row.score is None:
-                    out.setdefault(score.name, Sym("narrow", score.name, Type("narrow", owner=score.name)))
+                    # Naming the group a score takes reads who that score takes.
+                    out.setdefault(score.name, Sym("narrow", score.name, Type("narrow", owner=score.name),
+                                                   deps=(("population", score.name),)))
                 if row.score in (None, score.name):
                     for item in score_items(score):
                         if isinstance(item, (n.Criterion, n.Group, n.Adjustment)):
@@ -186,18 +188,26 @@ class NameResolver:
         if found is None:
             raise UnknownName(self._unknown(e, env))
         sym, in_row = found
+        if env.per is not None and in_row and sym.kind == "result":
+            row = next(r for r in reversed(env.rows) if e.parts[0] in self.row_names(r))
+            if row.kind == "entity":   # a period row's `score` is that period's
+                sym = self._rollup_result(sym, row.name, env.per)
         syms = [sym]
         t = sym.type
         if len(e.parts) > 1 and t.kind == "collection" and t.row is not None:
             # `count(tasks where tasks.kind = planned)`: inside the aggregate, `tasks.` names this row.
-            row = next((r for r in reversed(env.rows) if (r.kind, r.name) == (t.row.kind, t.row.name)), None)
-            if row is not None:
-                t, in_row = Type("entity", row=row), True
+            named = next((r for r in reversed(env.rows) if (r.kind, r.name) == (t.row.kind, t.row.name)), None)
+            if named is not None:
+                t, in_row = Type("entity", row=named), True
         related = sym.kind == "relation" and t.kind == "entity"
         for i, part in enumerate(e.parts[1:], start=1):
             nxt, nt, names = self.member(t, part)
             if nxt is None:
                 raise UnknownName(self._unknown_member(e, i, t, names))
+            base = t.elem if t.kind == "column" and t.elem is not None and t.elem.kind == "entity" else t
+            if env.per is not None and nxt.kind == "result" and base.row is not None and base.row.kind == "entity":
+                nxt = self._rollup_result(nxt, base.row.name, env.per)
+                nt = Type("column", row=t.row, elem=nxt.type) if t.kind in ("collection", "column") else nxt.type
             if nxt.kind == "relation" and nt.kind == "entity":
                 related = True
             syms.append(nxt)
@@ -205,6 +215,24 @@ class NameResolver:
         optional = sym.optional and len(e.parts) == 1 and not in_row
         dirs = frozenset(s.dir for s in syms if s.dir)
         return Ref(syms[-1], t, related, in_row, optional, dirs), syms
+
+    def _rollup_result(self, sym: Sym, entity: str, per: str) -> Sym:
+        """In a roll-up, another entity's `score` and `rating` are those of its own roll-up over the same period.
+
+        Without such a roll-up (or rating) the period's result stays, and the limits pass says why it
+        cannot be read (KPI025).
+        """
+        rollup = rollup_for(self.p, entity, per)
+        if rollup is None:
+            return sym
+        if sym.name == "score":
+            return Sym("result", "score", NUMBER, deps=(("rollup", rollup.name),))
+        rating = next((i.name for i in rollup.items if isinstance(i, n.UseRating) and i.name in self.p.ratings),
+                      None)
+        if rating is None:
+            return sym
+        return Sym("result", "rating", level_type([self.p.ratings[rating]]),
+                   deps=(("rating", rating, "rollup", rollup.name),))
 
     def _unknown(self, e: n.Name, env: Env) -> Diagnostic:
         first = e.parts[0]
@@ -253,3 +281,9 @@ class NameResolver:
             message = f"{row.name} have no field, measure or result named `{part}`"
             fallback = None
         return Diagnostic("KPI022", message, span, help=did_you_mean(part, candidates) or fallback)
+
+
+def rollup_for(program: Program, entity: str, per: str) -> n.Rollup | None:
+    """The roll-up whose results `unit.score`, `members.rating`... name in a roll-up per `per`: the first
+    roll-up of that entity over the same kind of period."""
+    return next((r for r in program.rollups.values() if r.entity == entity and r.per == per), None)

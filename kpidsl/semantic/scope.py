@@ -7,6 +7,7 @@ cycles, missing and lints passes.
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import TypeGuard
 
 from kpidsl.diagnostics import Diagnostic, did_you_mean
 from kpidsl.semantic.names import NameResolver, UnknownName
@@ -66,6 +67,7 @@ class _Analyser(NameResolver):
         self.a = Analysis()
         self._sites: set[tuple[int, str]] = set()
         self._earlier_where: dict[str, dict[NodeKey, dict[frozenset, Span]]] = {}
+        self._earlier_across: dict[str, set[NodeKey]] = {}
         for inp in program.inputs.values():
             for f in inp.fields:
                 if f.type.base == "enum":
@@ -92,12 +94,17 @@ class _Analyser(NameResolver):
     # ------------------------------------------------------------ recording a name
     def commit(self, e: n.Name, env: Env, ref: Ref, syms: list[Sym]) -> Type:
         dirs = env.dirs | ref.dirs
+        if any(sym.kind == "narrow" for sym in syms):
+            self.a.narrowed.add(id(e))
+        across = bool(dirs or env.rows)
         for sym in syms:
             self.a.used.update(sym.uses)
             if env.owner is not None:
                 edges = self.a.edges.setdefault(env.owner, {})
                 for dep in sym.deps:
                     edges.setdefault(dep, {}).setdefault(dirs, e.span)
+                if across and sym.deps:
+                    self.a.table_reads.setdefault(env.owner, set()).update(sym.deps)
         self.a.refs.setdefault(id(e), ref)
         self.a.types[id(e)] = ref.type
         return ref.type
@@ -197,7 +204,7 @@ class _Analyser(NameResolver):
         return UNKNOWN
 
     @staticmethod
-    def _bare(e: n.Node) -> bool:
+    def _bare(e: n.Node) -> TypeGuard[n.Name]:
         return isinstance(e, n.Name) and len(e.parts) == 1
 
     def _compare(self, e: n.Compare, env: Env) -> None:
@@ -335,10 +342,13 @@ class _Analyser(NameResolver):
         env = Env(score.entity, owner=("score", score.name), quiet=self._no_entity(score.entity))
         # An entity takes the first score whose `where` holds, so who a score takes also depends on
         # what the `where` of every earlier score for the same entity reads.
-        mine = self.a.edges.setdefault(("score", score.name), {})
+        population = ("population", score.name)
+        mine = self.a.edges.setdefault(population, {})
         for dep, labels in self._earlier_where.get(score.entity, {}).items():
             for dirs, span in labels.items():
                 mine.setdefault(dep, {}).setdefault(dirs, span)
+        across = self.a.table_reads.setdefault(population, set())
+        across.update(self._earlier_across.get(score.entity, ()))
         if score.where is not None:
             where_env = Env(score.entity, owner=("where", score.name), quiet=env.quiet)
             self.site(score.where, "condition", f"the `where` of score `{score.name}`", where_env)
@@ -348,6 +358,9 @@ class _Analyser(NameResolver):
                 for dirs, span in labels.items():
                     mine.setdefault(dep, {}).setdefault(dirs, span)
                     earlier.setdefault(dep, {}).setdefault(dirs, span)
+            outside = self.a.table_reads.pop(("where", score.name), set())
+            across.update(outside)
+            self._earlier_across.setdefault(score.entity, set()).update(outside)
         for item in score_items(score):
             if isinstance(item, n.Criterion):
                 if isinstance(item.scale, str):
@@ -392,7 +405,8 @@ class _Analyser(NameResolver):
         score_deps = ((kind, via),) if kind else ()
         score_sym = Sym("result", "score", NUMBER, deps=score_deps)
         rating_sym = Sym("result", "rating", level_type([rating]), deps=(node,) if node else ())
-        env = Env(entity, owner=node, result=OwnResult(score_sym, rating_sym), periods=kind == "rollup",
+        per = self.p.rollups[via].per if kind == "rollup" and via in self.p.rollups else None
+        env = Env(entity, owner=node, result=OwnResult(score_sym, rating_sym), periods=kind == "rollup", per=per,
                   quiet=self._no_entity(entity))
         # Overrides, caps and quotas apply to the level already chosen: their `rating` is not a cycle.
         after = replace(env, result=OwnResult(score_sym, replace(rating_sym, deps=())))
@@ -409,9 +423,14 @@ class _Analyser(NameResolver):
                 self.site(item.per, "per", f"the `per` of the quota on `{item.level}`", after)
                 if item.resolve_by in self.p.measures:
                     self.a.used.add(("measure", item.resolve_by))
+                    if node is not None:
+                        # The quota ranks by the measure: the rating reads it.
+                        reads = self.a.edges.setdefault(node, {}).setdefault(("measure", item.resolve_by), {})
+                        reads.setdefault(frozenset(), item.span)
 
     def _rollup(self, rollup: n.Rollup) -> None:
-        env = Env(rollup.entity, owner=("rollup", rollup.name), periods=True, quiet=self._no_entity(rollup.entity))
+        env = Env(rollup.entity, owner=("rollup", rollup.name), periods=True, per=rollup.per,
+                  quiet=self._no_entity(rollup.entity))
         for item in rollup.items:
             if isinstance(item, n.RollupScore):
                 self.site(item.expr, "rollup_score", f"the score of rollup `{rollup.name}`", env)

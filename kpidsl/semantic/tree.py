@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 
+from kpidsl.decimals import decimal_text, exact_places
 from kpidsl.semantic.resolve import Program
 from kpidsl.source import Span
 from kpidsl.syntax import nodes as n
@@ -136,11 +137,8 @@ def kind_of(node: n.Node) -> str:
 
 
 def number(value: Fraction) -> str:
-    """An exact number in words a reader expects: 0.5, 70, 1/3 (a fraction when no decimal is exact)."""
-    decimal = _decimal(value)
-    if decimal is not None:
-        return decimal
-    return f"{value.numerator}/{value.denominator}"
+    """An exact number in words a reader expects: 0.5, 70, 1/3 (a fraction when no short decimal is exact)."""
+    return decimal_text(value, max_places=6)
 
 
 def percent(value: Fraction) -> str:
@@ -155,12 +153,5 @@ def percent(value: Fraction) -> str:
 
 def _decimal(value: Fraction, max_places: int = 6) -> str | None:
     """The exact decimal form, or None if it has no short exact one."""
-    for places in range(max_places + 1):
-        scaled = value * 10 ** places
-        if scaled.denominator == 1:
-            digits = str(abs(scaled.numerator)).rjust(places + 1, "0")
-            sign = "-" if value < 0 else ""
-            if places == 0:
-                return sign + digits
-            return f"{sign}{digits[:-places]}.{digits[-places:]}"
-    return None
+    places = exact_places(value)
+    return decimal_text(value) if places is not None and places <= max_places else None

@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 from kpidsl.diagnostics import Diagnostic
 from kpidsl.source import Span
 from kpidsl.syntax import nodes as n
 
-# A node of the dependency graph: ("measure", m), ("score", s), ("rollup", y),
-# or ("rating", r, "score"|"rollup", via): a rating is computed once per score
-# (or rollup) that uses it, so that the staff rating and the leader rating of
-# one `rating` declaration are separate steps.
+# A node of the dependency graph (semantic/graph.py): ("measure", m), ("population", s)
+# (who score s takes), ("score", s), ("rollup", y), or ("rating", r, "score"|"rollup", via):
+# a rating is computed once per score (or rollup) that uses it, so that the staff rating
+# and the leader rating of one `rating` declaration are separate steps.
 NodeKey = tuple
+
+RowKind = Literal["input", "entity", "periods"]
+TypeKind = Literal["number", "integer", "bool", "date", "text", "ref", "enum", "level", "entity", "collection",
+                   "column", "narrow", "unknown"]
+SymKind = Literal["measure", "field", "collection", "relation", "result", "narrow", "criterion", "periods",
+                  "enum_value", "level"]
 
 ENTITIES = ("people", "units")
 COLLECTION_AGGREGATES = ("count", "sum", "mean", "share")
@@ -25,7 +32,7 @@ FUNCTIONS = ("count", "sum", "mean", "min", "max", "share", "round", "abs")
 class Row:
     """What one element of a collection is: an input's row, a person or unit, or a period result."""
 
-    kind: str            # "input" | "entity" | "periods"
+    kind: RowKind
     name: str            # the input's name, or "people" / "units"
     score: str | None = None   # people or units narrowed to those scored by this score
 
@@ -34,7 +41,7 @@ class Row:
 class Type:
     """number, integer, bool, date, text, ref, enum, level, entity, collection, column, narrow or unknown."""
 
-    kind: str
+    kind: TypeKind
     values: tuple[str, ...] = ()     # enum values, rating levels (best first)
     owner: str = ""                  # the enum's field, the levels' rating(s), the ref's input
     row: Row | None = None           # entity, collection, column
@@ -110,6 +117,8 @@ def describe_node(key: NodeKey) -> str:
     """A dependency-graph node in words: "measure `done`", "rating `national` of score `staff`"."""
     if key[0] == "rating":
         return f"rating `{key[1]}` of {key[2]} `{key[3]}`"
+    if key[0] == "population":
+        return f"who score `{key[1]}` takes"
     return f"{key[0]} `{key[1]}`"
 
 
@@ -163,7 +172,7 @@ def join_all(types: list[Type]) -> Type:
 class Sym:
     """What one part of a name stands for."""
 
-    kind: str        # measure field collection relation result narrow criterion periods enum_value level
+    kind: SymKind
     name: str
     type: Type
     deps: tuple[NodeKey, ...] = ()          # graph nodes read by naming it
@@ -212,6 +221,7 @@ class Env:
     owner: NodeKey | None = None
     result: OwnResult | None = None
     periods: bool = False
+    per: str | None = None   # in a roll-up: its period kind; a related entity's results are its roll-up's
     rows: tuple[Row, ...] = ()
     dirs: frozenset = frozenset()   # relations crossed to reach the rows being aggregated
     quiet: bool = False    # unknown names are not reported (their cause already is)
@@ -229,6 +239,9 @@ class Analysis:
     # `parent` goes "up" the tree, through `members`, `leaders` or `children` "down"; a cycle that only
     # ever goes one way ends at the top or bottom of the tree and is no cycle between entities.
     edges: dict[NodeKey, dict[NodeKey, dict[frozenset, Span]]] = field(default_factory=dict)
+    # owner -> the nodes it reads from outside its own row (through a relation or inside an aggregate):
+    # those values must be written to a table before the owner is computed (compile/planner.py).
+    table_reads: dict[NodeKey, set[NodeKey]] = field(default_factory=dict)
     used: set[tuple[str, str]] = field(default_factory=set)
     measure_types: dict[str, Type] = field(default_factory=dict)
     measure_order: list[str] = field(default_factory=list)
@@ -237,6 +250,8 @@ class Analysis:
     # Names inside an aggregate that reach outside the aggregate's own rows in a way the engine does
     # not compute: (name, "row" | "entity" | "result"); the limits pass reports them.
     reach_out: list[tuple[n.Name, str]] = field(default_factory=list)
+    # Names that go through the group one score takes (`members.staff`), by id.
+    narrowed: set[int] = field(default_factory=set)
     # Input collections named: (name, input, the entity whose rows they are).
     collections: list[tuple[n.Name, str, str]] = field(default_factory=list)
 

@@ -91,7 +91,14 @@ def head_span(node: n.Node) -> Span:
 
 
 def name_span(node: n.Node, keyword: str, name: str) -> Span:
-    """The span of the name written after `keyword` in a declaration such as `measure done ...`."""
+    """The span of the name written after `keyword` in a declaration such as `measure done ...`.
+
+    Declarations and score items carry their name's span from the parser; other nodes (an
+    override's level) are searched in the node's text.
+    """
+    own = getattr(node, "name_span", None)
+    if own is not None and getattr(node, "name", None) == name:
+        return own
     return word_span(node.span, rf"\b{keyword}\s+({re.escape(name)})\b")
 
 
@@ -113,13 +120,13 @@ def rating_uses(program: Program) -> dict[str, list[tuple[str, str, str]]]:
             if isinstance(item, n.UseRating):
                 out.setdefault(item.name, []).append((score.entity, "score", score.name))
     for rollup in program.rollups.values():
-        for item in rollup.items:
-            if isinstance(item, n.UseRating):
-                out.setdefault(item.name, []).append((rollup.entity, "rollup", rollup.name))
+        for rollup_item in rollup.items:
+            if isinstance(rollup_item, n.UseRating):
+                out.setdefault(rollup_item.name, []).append((rollup.entity, "rollup", rollup.name))
     return out
 
 
-def scale_body(program: Program, criterion: n.Criterion) -> n.Node | None:
+def scale_body(program: Program, criterion: n.Criterion) -> n.ScaleBody | None:
     if isinstance(criterion.scale, str):
         scale = program.scales.get(criterion.scale)
         return scale.body if scale is not None else None
@@ -128,7 +135,10 @@ def scale_body(program: Program, criterion: n.Criterion) -> n.Node | None:
 
 def rating_exprs(item: n.Node) -> Iterable[n.Node]:
     """The expressions of one rating item: level conditions, overrides, caps and a quota's `per`."""
-    if isinstance(item, n.Level) and item.when is not None or isinstance(item, n.Override):
+    if isinstance(item, n.Level):
+        if item.when is not None:
+            yield item.when
+    elif isinstance(item, n.Override):
         yield item.when
     elif isinstance(item, n.RatingCap):
         yield item.against

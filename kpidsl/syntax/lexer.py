@@ -75,6 +75,7 @@ class KpiLexer(Lexer):
             if m is None:
                 raise UnexpectedCharacters(text, pos, line, pos - line_start + 1, state=parser_state)
             kind = m.lastgroup
+            assert kind is not None   # every alternative of the pattern is a named group
             value = m.group()
             stop = m.end()
             if kind == "WS":

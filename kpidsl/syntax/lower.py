@@ -76,11 +76,12 @@ class _Lower(Transformer):
 
     def _child_span(self, child: Any) -> Span | None:
         if isinstance(child, Token) and child.start_pos is not None:
-            return self.source.span(child.start_pos, child.end_pos)
+            return self.source.span(child.start_pos, child.end_pos or child.start_pos)
         return getattr(child, "span", None)
 
     def _tok_span(self, token: Token) -> Span:
-        return self.source.span(token.start_pos, token.end_pos)
+        start = token.start_pos or 0   # tokens from the lexer always carry their place
+        return self.source.span(start, token.end_pos or start)
 
     def _error(self, code: str, message: str, span: Span, help: str | None = None) -> None:
         self.diagnostics.append(Diagnostic(code, message, span, help=help))
@@ -204,7 +205,7 @@ class _Lower(Transformer):
             else:
                 fields.append(item)
         return n.Input(span=span, name=str(name), label=self._label(label), fields=tuple(fields),
-                       locked=bool(locked), **opts)
+                       locked=bool(locked), **opts, name_span=self._tok_span(name))
 
     def key(self, meta, children):
         return "key", str(children[0]), self._span(meta, children)
@@ -275,16 +276,19 @@ class _Lower(Transformer):
     def measure(self, meta, children):
         locked, name, label, entity, expr, missing = children
         return n.Measure(span=self._span(meta, children), name=str(name), label=self._label(label),
-                         entity=entity, expr=expr, missing=missing, locked=bool(locked))
+                         entity=entity, expr=expr, missing=missing[1] if missing else None, locked=bool(locked),
+                         name_span=self._tok_span(name))
 
     def missing(self, meta, children):
-        return self._choice(children[0], MISSING_POLICIES, "missing-value policy")
+        """("missing", the policy, where `missing ...` is written): a policy given twice is shown there."""
+        return "missing", self._choice(children[0], MISSING_POLICIES, "missing-value policy"), \
+            self._span(meta, children)
 
     # ------------------------------------------------------------ scales
     def scale(self, meta, children):
         locked, name, label, body = children
         return n.Scale(span=self._span(meta, children), name=str(name), label=self._label(label), body=body,
-                       locked=bool(locked))
+                       locked=bool(locked), name_span=self._tok_span(name))
 
     def linear(self, meta, children):
         points = tuple(c for c in children if isinstance(c, n.Point))
@@ -343,7 +347,7 @@ class _Lower(Transformer):
         span = self._span(meta, children)
         opts, items = self._block_opts(rest, f"score `{name}`")
         return n.Score(span=span, name=str(name), label=self._label(label), entity=entity, where=where,
-                       items=tuple(items), locked=bool(locked), **opts)
+                       items=tuple(items), locked=bool(locked), **opts, name_span=self._tok_span(name))
 
     def _block_opts(self, rest: list, owner: str) -> tuple[dict, list]:
         opts: dict[str, Any] = {}
@@ -353,10 +357,11 @@ class _Lower(Transformer):
                 if "total" in opts:
                     self._error("KPI021", f"`total` is given twice in {owner}", item[1].span)
                 opts["total"] = item[1]
-            elif isinstance(item, str):
+            elif isinstance(item, tuple) and item[0] == "missing":
                 if "missing" in opts:
-                    self._error("KPI021", f"`missing` is given twice in {owner}", self.source.span(0, 0))
-                opts["missing"] = item
+                    self._error("KPI021", f"`missing` is given twice in {owner}", item[2],
+                                help="keep one `missing` policy")
+                opts["missing"] = item[1]
             else:
                 items.append(item)
         return opts, items
@@ -386,7 +391,7 @@ class _Lower(Transformer):
         scale = scale_span = missing = None
         seen: set[str] = set()
         for opt in opts:
-            kind, value, opt_span = opt if isinstance(opt, tuple) else ("missing", opt, span)
+            kind, value, opt_span = opt
             if kind in seen:
                 self._error("KPI021", f"`{kind}` is given twice for criterion `{name}`", opt_span)
             seen.add(kind)
@@ -395,7 +400,8 @@ class _Lower(Transformer):
             else:
                 missing = value
         return n.Criterion(span=span, name=str(name), label=self._label(label), share=share, expr=expr,
-                           scale=scale, scale_span=scale_span, missing=missing, locked=bool(locked))
+                           scale=scale, scale_span=scale_span, missing=missing, locked=bool(locked),
+                           name_span=self._tok_span(name))
 
     def scored(self, meta, children):
         value = children[0]
@@ -404,12 +410,14 @@ class _Lower(Transformer):
     def group(self, meta, children):
         locked, name, label, share, missing, *items = children
         return n.Group(span=self._span(meta, children), name=str(name), label=self._label(label), share=share,
-                       missing=missing, items=tuple(items), locked=bool(locked))
+                       missing=missing[1] if missing else None, items=tuple(items), locked=bool(locked),
+                       name_span=self._tok_span(name))
 
     def _adjustment(self, kind: str, meta, children):
         locked, name, label, expr, limit = children
         return n.Adjustment(span=self._span(meta, children), kind=kind, name=str(name),
-                            label=self._label(label), expr=expr, limit=limit, locked=bool(locked))
+                            label=self._label(label), expr=expr, limit=limit, locked=bool(locked),
+                            name_span=self._tok_span(name))
 
     def bonus(self, meta, children):
         return self._adjustment("bonus", meta, children)
@@ -424,7 +432,7 @@ class _Lower(Transformer):
     def rating(self, meta, children):
         locked, name, label, *items = children
         return n.Rating(span=self._span(meta, children), name=str(name), label=self._label(label),
-                        items=tuple(items), locked=bool(locked))
+                        items=tuple(items), locked=bool(locked), name_span=self._tok_span(name))
 
     def level(self, meta, children):
         name, label, when = children
@@ -458,7 +466,7 @@ class _Lower(Transformer):
         locked, name, label, entity, per, *items = children
         return n.Rollup(span=self._span(meta, children), name=str(name), label=self._label(label), entity=entity,
                         per=self._choice(per, PERIOD_KINDS, "period kind") or str(per), items=tuple(items),
-                        locked=bool(locked))
+                        locked=bool(locked), name_span=self._tok_span(name))
 
     def rollup_score(self, meta, children):
         return n.RollupScore(span=self._span(meta, children), expr=children[0])

@@ -217,6 +217,7 @@ class Field(Node):
 @dataclass(frozen=True, kw_only=True)
 class Input(Node):
     name: str
+    name_span: Span | None = field(default=None, compare=False, repr=False)   # where the name is written
     label: str | None
     fields: tuple[Field, ...]
     key: str | None = None
@@ -241,6 +242,7 @@ class PeopleEntity(Node):
 @dataclass(frozen=True, kw_only=True)
 class Measure(Node):
     name: str
+    name_span: Span | None = field(default=None, compare=False, repr=False)   # where the name is written
     label: str | None
     entity: str
     expr: Expr
@@ -308,6 +310,7 @@ ScaleBody = Linear | Bands | Target | Levels | PassFail
 @dataclass(frozen=True, kw_only=True)
 class Scale(Node):
     name: str
+    name_span: Span | None = field(default=None, compare=False, repr=False)   # where the name is written
     label: str | None
     body: ScaleBody
     locked: bool = False
@@ -326,6 +329,7 @@ class Share(Node):
 @dataclass(frozen=True, kw_only=True)
 class Criterion(Node):
     name: str
+    name_span: Span | None = field(default=None, compare=False, repr=False)   # where the name is written
     label: str | None
     share: Share | None
     expr: Expr
@@ -341,6 +345,7 @@ class Adjustment(Node):
 
     kind: str
     name: str
+    name_span: Span | None = field(default=None, compare=False, repr=False)   # where the name is written
     label: str | None
     expr: Expr
     limit: Num | None = None
@@ -350,6 +355,7 @@ class Adjustment(Node):
 @dataclass(frozen=True, kw_only=True)
 class Group(Node):
     name: str
+    name_span: Span | None = field(default=None, compare=False, repr=False)   # where the name is written
     label: str | None
     share: Share | None
     items: tuple[Item, ...]
@@ -368,6 +374,7 @@ Item = Criterion | Group | Adjustment
 @dataclass(frozen=True, kw_only=True)
 class Score(Node):
     name: str
+    name_span: Span | None = field(default=None, compare=False, repr=False)   # where the name is written
     label: str | None
     entity: str
     items: tuple[Item | UseRating, ...]
@@ -435,6 +442,7 @@ RatingItem = Level | Override | RatingCap | Quota
 @dataclass(frozen=True, kw_only=True)
 class Rating(Node):
     name: str
+    name_span: Span | None = field(default=None, compare=False, repr=False)   # where the name is written
     label: str | None
     items: tuple[RatingItem, ...]
     locked: bool = False
@@ -458,6 +466,7 @@ RollupItem = RollupScore | UseRating | NotEvaluated
 @dataclass(frozen=True, kw_only=True)
 class Rollup(Node):
     name: str
+    name_span: Span | None = field(default=None, compare=False, repr=False)   # where the name is written
     label: str | None
     entity: str
     per: str

@@ -95,7 +95,8 @@ def parse_source(source: SourceFile) -> Parsed:
     if deep:
         return Parsed(source, None, (), (deep,))
     lark = parser()
-    lark.parser.lexer.comments = comments = []
+    comments: list[Token] = []
+    lark.parser.lexer.comments = comments
     try:
         tree = lark.parse(source.text)
     except UnexpectedInput as err:
@@ -109,9 +110,10 @@ def parse_source(source: SourceFile) -> Parsed:
 
 
 def _comment(source: SourceFile, token: Token) -> Comment:
-    line_start = source.line_starts[token.line - 1]
+    line, column = token.line or 1, token.column or 1   # the lexer places every token
+    line_start = source.line_starts[line - 1]
     own_line = not source.text[line_start:token.start_pos].strip()
-    return Comment(str(token).rstrip(), token.line, token.column, own_line)
+    return Comment(str(token).rstrip(), line, column, own_line)
 
 
 _BRACKETS = re.compile(r"[()\[\]{}]")
