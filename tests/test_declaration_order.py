@@ -223,6 +223,7 @@ def _copy_shuffled(target: Path, seed: int) -> None:
         out = target / path.relative_to(FRAMEWORKS)
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(shuffled(path.read_text(encoding="utf-8"), rnd, str(path)), encoding="utf-8")
+    (target / ".kpidsl-root").write_text("", encoding="utf-8")  # the copy is a framework root: units use ../central
 
 
 # The administration frame's year scores its quarters (Q4 with data) and rolls them up.
