@@ -44,8 +44,7 @@ from kpidsl.decimals import decimal_text
 from kpidsl.diagnostics import Diagnostic
 from kpidsl.source import SourceFile, Span
 from kpidsl.syntax import nodes as n
-from kpidsl.syntax.lower import lower
-from kpidsl.syntax.parser import parse_source
+from kpidsl.syntax.inline import parse_and_lower
 
 WIDTH = 100
 INDENT = "  "
@@ -69,10 +68,7 @@ def format_text(path: str, text: str) -> tuple[str | None, list[Diagnostic]]:
     """
     if text.startswith("\ufeff"):
         text = text[1:]
-    parsed = parse_source(SourceFile(path, text))
-    if parsed.tree is None:
-        return None, list(parsed.diagnostics)
-    framework, diagnostics = lower(parsed)
+    framework, diagnostics = parse_and_lower(SourceFile(path, text))
     if framework is None or any(d.is_error for d in diagnostics):
         return None, list(diagnostics)
     return format_framework(framework), list(diagnostics)

@@ -13,8 +13,8 @@ from kpidsl.diagnostics import Diagnostic, did_you_mean
 from kpidsl.paths import expand_paths, kind_of, not_a_file  # noqa: F401 - expand_paths re-exported
 from kpidsl.source import SourceFile, Span, unknown_span
 from kpidsl.syntax import nodes as n
-from kpidsl.syntax.lower import lower
-from kpidsl.syntax.parser import MAX_FILE_BYTES, decode, parse_source
+from kpidsl.syntax.inline import parse_and_lower
+from kpidsl.syntax.parser import MAX_FILE_BYTES, decode
 
 MAX_FILES = 2000
 # `use` is followed depth-first; this bounds the recursion (and no real frame set is this deep).
@@ -64,8 +64,7 @@ def load_text(path: str, data: bytes) -> LoadedFile:
     source, problem = decode(path, data)
     if problem:
         return LoadedFile(path, source, None, (problem,))
-    parsed = parse_source(source)
-    framework, diags = lower(parsed)
+    framework, diags = parse_and_lower(source)
     if framework is None:
         foreign = not_a_framework(path, source.text)
         if foreign is not None:

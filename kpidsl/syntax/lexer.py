@@ -33,10 +33,9 @@ _MASTER = re.compile(
 _YEAR = re.compile(r"\d{4}")
 
 
-def _shiftable(parser_state, token_type: str) -> bool:
+def _shiftable(states, state_stack: list, token_type: str) -> bool:
     """Would the parser, from its current state, shift a token of this type (after any reductions)?"""
-    states = parser_state.parse_conf.states
-    stack = list(parser_state.state_stack)
+    stack = list(state_stack)
     while True:
         action = states[stack[-1]].get(token_type)
         if action is None:
@@ -65,47 +64,54 @@ class KpiLexer(Lexer):
         self.comments: list[Token] | None = None
 
     def lex(self, lexer_state: LexerState, parser_state) -> Iterator[Token]:
-        text = lexer_state.text.text
-        keywords, symbols = self.keywords, self.symbols
-        pos, line, line_start = 0, 1, 0
-        end = len(text)
-        match = _MASTER.match
-        while pos < end:
-            m = match(text, pos)
-            if m is None:
-                raise UnexpectedCharacters(text, pos, line, pos - line_start + 1, state=parser_state)
-            kind = m.lastgroup
-            assert kind is not None   # every alternative of the pattern is a named group
-            value = m.group()
-            stop = m.end()
-            if kind == "WS":
-                newlines = value.count("\n")
-                if newlines:
-                    line += newlines
-                    line_start = pos + value.rfind("\n") + 1
-                pos = stop
-                continue
-            if kind == "WORD":
-                kind = keywords.get(value, "NAME")
-                if kind != "NAME" and not _shiftable(parser_state, kind) and _shiftable(parser_state, "NAME"):
-                    kind = "NAME"
-            elif kind == "SYMBOL":
-                kind = symbols[value]
-            elif kind == "NUMBER":
-                if not _shiftable(parser_state, "NUMBER"):
-                    if _shiftable(parser_state, "INT") and "." not in value:
-                        kind = "INT"
-                    elif _YEAR.fullmatch(value) and _shiftable(parser_state, "PERIOD"):
-                        kind = "PERIOD"
-            elif kind == "PERIOD" and not _shiftable(parser_state, "PERIOD"):
-                # `2025-09` outside a test's `period` is a number, then a minus.
-                kind, value = "NUMBER", value[:4]
-                stop = pos + 4
-            column = pos - line_start + 1
-            token = Token(kind, value, pos, line, column, line, column + (stop - pos), stop)
-            if kind == "COMMENT":
-                if self.comments is not None:
-                    self.comments.append(token)
-            else:
-                yield token
+        return tokens(lexer_state.text.text, self, parser_state.state_stack, self.comments,
+                      parser_state.parse_conf.states, parser_state)
+
+
+def tokens(text: str, lexer: KpiLexer, state_stack: list, comments: list[Token] | None, states,
+           parser_state=None) -> Iterator[Token]:
+    """The tokens of TEXT for a parser whose live STATE_STACK decides soft keywords; comments go to COMMENTS."""
+    keywords, symbols = lexer.keywords, lexer.symbols
+    pos, line, line_start = 0, 1, 0
+    end = len(text)
+    match = _MASTER.match
+    while pos < end:
+        m = match(text, pos)
+        if m is None:
+            raise UnexpectedCharacters(text, pos, line, pos - line_start + 1, state=parser_state)
+        kind = m.lastgroup
+        assert kind is not None   # every alternative of the pattern is a named group
+        value = m.group()
+        stop = m.end()
+        if kind == "WS":
+            newlines = value.count("\n")
+            if newlines:
+                line += newlines
+                line_start = pos + value.rfind("\n") + 1
             pos = stop
+            continue
+        if kind == "WORD":
+            kind = keywords.get(value, "NAME")
+            if kind != "NAME" and not _shiftable(states, state_stack, kind) \
+                    and _shiftable(states, state_stack, "NAME"):
+                kind = "NAME"
+        elif kind == "SYMBOL":
+            kind = symbols[value]
+        elif kind == "NUMBER":
+            if not _shiftable(states, state_stack, "NUMBER"):
+                if _shiftable(states, state_stack, "INT") and "." not in value:
+                    kind = "INT"
+                elif _YEAR.fullmatch(value) and _shiftable(states, state_stack, "PERIOD"):
+                    kind = "PERIOD"
+        elif kind == "PERIOD" and not _shiftable(states, state_stack, "PERIOD"):
+            # `2025-09` outside a test's `period` is a number, then a minus.
+            kind, value = "NUMBER", value[:4]
+            stop = pos + 4
+        column = pos - line_start + 1
+        token = Token(kind, value, pos, line, column, line, column + (stop - pos), stop)
+        if kind == "COMMENT":
+            if comments is not None:
+                comments.append(token)
+        else:
+            yield token
+        pos = stop

@@ -1,0 +1,213 @@
+"""Text to AST in one pass: lark's LALR tables driven here, each rule lowered as it is reduced.
+
+Building lark's tree, propagating positions through it and walking it again
+to lower it cost about two thirds of a parse. This driver runs the same
+parse tables and calls the same lowering methods (kpidsl/syntax/lower.py) at
+each reduction, with the positions lark would have propagated computed from
+the tokens. Whatever is not the plain case goes the tree way, so every
+diagnostic is the one it has always been: a syntax error, a tree nested too
+deep, an empty file, brackets nested too deep.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from lark import Token
+from lark.parse_tree_builder import maybe_create_child_filter
+from lark.parsers.lalr_analysis import Shift
+
+from kpidsl.diagnostics import Diagnostic
+from kpidsl.source import SourceFile
+from kpidsl.syntax import nodes as n
+from kpidsl.syntax.lexer import KpiLexer, tokens
+from kpidsl.syntax.lower import _Lower, lower
+from kpidsl.syntax.parser import MAX_TREE_DEPTH, _bracket_depth_error, _comment, parse_source, parser
+
+
+class _Meta:
+    """What lark's propagated `meta` gives a lowering method: the rule's extent, or empty."""
+
+    __slots__ = ("empty", "start_pos", "end_pos")
+
+    def __init__(self, start: int | None, end: int | None) -> None:
+        self.empty = start is None
+        self.start_pos = start
+        self.end_pos = end
+
+
+class _Splice:
+    """An inlined rule (`_name`): its children go into the parent's, as lark expands them."""
+
+    __slots__ = ("entries",)
+
+    def __init__(self, entries: list) -> None:
+        self.entries = entries
+
+
+class _Tables:
+    """lark's parse table with each rule's reduction prepared once: size, kept children, how to build."""
+
+    def __init__(self) -> None:
+        lark = parser()
+        table = lark.parser.parser.parser.parse_table
+        self.states = table.states
+        self.start_state = table.start_states["start"]
+        self.end_state = table.end_states["start"]
+        self.lexer: KpiLexer = lark.parser.lexer
+        self.rules: dict[Any, tuple] = {rule: self._reduction(rule) for rule in lark.rules}
+        self.rows: dict[int, dict[str, tuple]] = {}
+
+    @staticmethod
+    def _reduction(rule: Any) -> tuple:
+        """(size, rule name, kept children, trailing placeholders, collapses to one child, method, inlined)."""
+        options = rule.options
+        found = maybe_create_child_filter(rule.expansion, options.keep_all_tokens, False, options.empty_indices)
+        if found is None:   # every child kept as it is
+            include, trailing = [(i, False, 0) for i in range(len(rule.expansion))], 0
+        elif len(found.args) == 1:   # no placeholders in this rule
+            include, trailing = [(i, expand, 0) for i, expand in found.args[0]], 0
+        else:
+            include, trailing = found.args
+        name = rule.alias or options.template_source or rule.origin.name
+        expand1 = bool(options.expand1 and not rule.alias)
+        inlined = name.startswith("_")
+        method = None
+        if not inlined:
+            # None for a `?rule` that always collapses to its one child; called, it falls to the tree way
+            method = getattr(_Lower, name, None)
+            method = getattr(method, "base_func", method)   # past lark's v_args wrapper: called with meta
+        return (len(rule.expansion), rule.origin.name, tuple(include), trailing, expand1, method, inlined)
+
+    def row(self, state: int) -> dict[str, tuple]:
+        """The actions of STATE: a shift as (None, next state); a reduction as the rule's prepared tuple,
+        or (True, rule name) for a one-child rule that passes its child up unchanged."""
+        row = self.rows.get(state)
+        if row is None:
+            row = {}
+            for kind, (action, arg) in self.states[state].items():
+                if action is Shift:
+                    row[kind] = (None, arg)
+                    continue
+                reduction = self.rules[arg]
+                size, origin, include, trailing, expand1 = reduction[:5]
+                if size == 1 and expand1 and include == ((0, False, 0),) and not trailing:
+                    row[kind] = (True, origin)
+                else:
+                    row[kind] = reduction
+            self.rows[state] = row
+        return row
+
+
+@lru_cache(maxsize=1)
+def _tables() -> _Tables:
+    return _Tables()
+
+
+class _TreeWay(Exception):
+    """This file takes the tree way (nested too deep for the inline depth test to say where)."""
+
+
+def parse_and_lower(source: SourceFile) -> tuple[n.Framework | None, tuple[Diagnostic, ...]]:
+    """The AST of one source file and its diagnostics, exactly as `lower(parse_source(source))` gives them."""
+    if not source.text.strip() or _bracket_depth_error(source) is not None:
+        return lower(parse_source(source))
+    try:
+        return _inline(source)
+    except Exception:  # noqa: BLE001 - a syntax error or anything unusual: the tree way says it exactly
+        return lower(parse_source(source))
+
+
+def _reducer(tables: _Tables, builder: _Lower, state_stack: list, value_stack: list):
+    """The reduction step of one parse: pops a rule's children, lowers them, pushes the result and its extent."""
+    rows, get_row = tables.rows, tables.row
+    blank = (None, None, None, None)
+
+    def reduce(reduction: tuple) -> None:
+        size, origin, include, trailing, expand1, method, inlined = reduction
+        if size:
+            s = value_stack[-size:]
+            del state_stack[-size:]
+            del value_stack[-size:]
+        else:
+            s = []
+        start = end = None
+        for entry in s:
+            if entry[1] is not None:
+                start = entry[1]
+                break
+        for entry in reversed(s):
+            if entry[2] is not None:
+                end = entry[2]
+                break
+        kept: list[tuple] = []
+        for i, expand, nones in include:
+            if nones:
+                kept.extend([blank] * nones)
+            if expand:
+                kept.extend(s[i][0].entries)
+            else:
+                kept.append(s[i])
+        if trailing:
+            kept.extend([blank] * trailing)
+        if expand1 and len(kept) == 1:
+            only = kept[0]
+            # a token passes up unchanged, as lark passes it; a subtree takes this rule's extent
+            entry = only if only[3] is None else (only[0], start, end, only[3])
+        elif inlined:
+            entry = (_Splice(kept), start, end, 0)
+        else:
+            height = 1
+            for k in kept:
+                if k[3] is not None and k[3] >= height:
+                    height = k[3] + 1
+            if height > MAX_TREE_DEPTH:
+                raise _TreeWay
+            entry = (method(builder, _Meta(start, end), [k[0] for k in kept]), start, end, height)
+        state = state_stack[-1]
+        row = rows.get(state) or get_row(state)
+        state_stack.append(row[origin][1])
+        value_stack.append(entry)
+
+    return reduce
+
+
+def _inline(source: SourceFile) -> tuple[n.Framework | None, tuple[Diagnostic, ...]]:
+    tables = _tables()
+    rows, get_row, end_state = tables.rows, tables.row, tables.end_state
+    builder = _Lower(source)
+    terminal_calls = {"STRING": builder.STRING, "DATE": builder.DATE}
+    comments: list[Token] = []
+    state_stack = [tables.start_state]
+    # One entry per stack place: (value, start, end, height); start is None where lark's meta is empty,
+    # height is None for what lark keeps as a token (or a placeholder) and the tree's height otherwise.
+    value_stack: list[tuple] = []
+    reduce = _reducer(tables, builder, state_stack, value_stack)
+
+    for token in tokens(source.text, tables.lexer, state_stack, comments, tables.states):
+        kind = token.type
+        while True:
+            state = state_stack[-1]
+            action = (rows.get(state) or get_row(state))[kind]   # KeyError: a syntax error, said the tree way
+            first = action[0]
+            if first is None:
+                state_stack.append(action[1])
+                call = terminal_calls.get(kind)
+                value_stack.append((call(token) if call else token, token.start_pos, token.end_pos, None))
+                break
+            if first is True:   # a one-child rule such as `?atom: sum_expr`: only the state changes
+                state_stack[-1] = (rows.get(state_stack[-2]) or get_row(state_stack[-2]))[action[1]][1]
+            else:
+                reduce(action)
+    while state_stack[-1] != end_state:
+        state = state_stack[-1]
+        action = (rows.get(state) or get_row(state))["$END"]
+        if action[0] is True:
+            state_stack[-1] = (rows.get(state_stack[-2]) or get_row(state_stack[-2]))[action[1]][1]
+        else:
+            reduce(action)
+    framework = value_stack[-1][0]
+    remembered = tuple(_comment(source, t) for t in comments)
+    framework = n.Framework(**{**framework.__dict__, "comments": remembered})
+    return framework, tuple(builder.diagnostics)
