@@ -95,3 +95,22 @@ def test_cut_or_spliced_frameworks_give_the_same_diagnostics(fw, data):
     piece = data.draw(st.integers(cut, len(text)))
     assert_same(SourceFile("<cut>", text[:cut]))
     assert_same(SourceFile("<spliced>", text[:cut] + text[piece:] + text[cut:piece]))
+
+
+def test_the_kept_tables_are_rebuilt_when_unreadable(tmp_path, monkeypatch):
+    import kpidsl.syntax.inline as inline
+
+    monkeypatch.setenv("KPIDSL_CACHE_DIR", str(tmp_path))
+    tmp_path.chmod(0o700)
+    inline._tables.cache_clear()
+    try:
+        inline._tables()
+        [kept] = tmp_path.glob("inline-*.pickle")
+        kept.write_bytes(b"not a pickle")
+        inline._tables.cache_clear()
+        path = ROOT / "frameworks" / "central" / "central.kpi"
+        source, _ = decode(str(path), path.read_bytes())
+        assert difference(_inline(source), lower(parse_source(source))) is None
+        assert kept.read_bytes() != b"not a pickle"
+    finally:
+        inline._tables.cache_clear()

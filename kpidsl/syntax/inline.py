@@ -11,19 +11,31 @@ deep, an empty file, brackets nested too deep.
 
 from __future__ import annotations
 
-from functools import lru_cache
+import hashlib
+import os
+import pickle
+from functools import lru_cache, partial
 from typing import Any
 
 from lark import Token
+from lark import __version__ as lark_version
 from lark.parse_tree_builder import maybe_create_child_filter
 from lark.parsers.lalr_analysis import Shift
 
+from kpidsl.cachedir import cache_dir
 from kpidsl.diagnostics import Diagnostic
 from kpidsl.source import SourceFile
 from kpidsl.syntax import nodes as n
 from kpidsl.syntax.lexer import KpiLexer, tokens
 from kpidsl.syntax.lower import _Lower, lower
-from kpidsl.syntax.parser import MAX_TREE_DEPTH, _bracket_depth_error, _comment, parse_source, parser
+from kpidsl.syntax.parser import (
+    MAX_TREE_DEPTH,
+    _bracket_depth_error,
+    _comment,
+    grammar_text,
+    parse_source,
+    parser,
+)
 
 
 class _Meta:
@@ -46,63 +58,116 @@ class _Splice:
         self.entries = entries
 
 
-class _Tables:
-    """lark's parse table with each rule's reduction prepared once: size, kept children, how to build."""
+# Bumped whenever the shape of the kept tables changes.
+_TABLES_FORMAT = 1
 
-    def __init__(self) -> None:
+
+class _Tables:
+    """lark's parse table in the form the driver reads, each rule's reduction prepared once.
+
+    Row of a state, per token or rule name: a shift as (None, next state); a one-child rule that passes its
+    child up unchanged as (True, rule name); any other reduction as (size, rule name, kept children,
+    trailing placeholders, collapses to one child, lowering method, inlined). Kept in the per-user cache
+    folder, so a cold check neither builds lark's parser object nor reads the grammar's own cache.
+    """
+
+    def __init__(self, start: int, end: int, rows: dict[int, dict[str, tuple]], keywords: dict[str, str],
+                 symbols: dict[str, str]) -> None:
+        self.start_state, self.end_state = start, end
+        self.rows, self.keywords, self.symbols = rows, keywords, symbols
+
+    @classmethod
+    def from_lark(cls) -> _Tables:
         lark = parser()
         table = lark.parser.parser.parser.parse_table
-        self.states = table.states
-        self.start_state = table.start_states["start"]
-        self.end_state = table.end_states["start"]
-        self.lexer: KpiLexer = lark.parser.lexer
-        self.rules: dict[Any, tuple] = {rule: self._reduction(rule) for rule in lark.rules}
-        self.rows: dict[int, dict[str, tuple]] = {}
-
-    @staticmethod
-    def _reduction(rule: Any) -> tuple:
-        """(size, rule name, kept children, trailing placeholders, collapses to one child, method, inlined)."""
-        options = rule.options
-        found = maybe_create_child_filter(rule.expansion, options.keep_all_tokens, False, options.empty_indices)
-        if found is None:   # every child kept as it is
-            include, trailing = [(i, False, 0) for i in range(len(rule.expansion))], 0
-        elif len(found.args) == 1:   # no placeholders in this rule
-            include, trailing = [(i, expand, 0) for i, expand in found.args[0]], 0
-        else:
-            include, trailing = found.args
-        name = rule.alias or options.template_source or rule.origin.name
-        expand1 = bool(options.expand1 and not rule.alias)
-        inlined = name.startswith("_")
-        method = None
-        if not inlined:
-            # None for a `?rule` that always collapses to its one child; called, it falls to the tree way
-            method = getattr(_Lower, name, None)
-            method = getattr(method, "base_func", method)   # past lark's v_args wrapper: called with meta
-        return (len(rule.expansion), rule.origin.name, tuple(include), trailing, expand1, method, inlined)
-
-    def row(self, state: int) -> dict[str, tuple]:
-        """The actions of STATE: a shift as (None, next state); a reduction as the rule's prepared tuple,
-        or (True, rule name) for a one-child rule that passes its child up unchanged."""
-        row = self.rows.get(state)
-        if row is None:
-            row = {}
-            for kind, (action, arg) in self.states[state].items():
+        reductions = {rule: _reduction(rule) for rule in lark.rules}
+        rows: dict[int, dict[str, tuple]] = {}
+        for state, actions in table.states.items():
+            row = rows[state] = {}
+            for kind, (action, arg) in actions.items():
                 if action is Shift:
                     row[kind] = (None, arg)
                     continue
-                reduction = self.rules[arg]
+                reduction = reductions[arg]
                 size, origin, include, trailing, expand1 = reduction[:5]
-                if size == 1 and expand1 and include == ((0, False, 0),) and not trailing:
-                    row[kind] = (True, origin)
-                else:
-                    row[kind] = reduction
-            self.rows[state] = row
-        return row
+                passes = size == 1 and expand1 and include == ((0, False, 0),) and not trailing
+                row[kind] = (True, origin) if passes else reduction
+        lexer: KpiLexer = lark.parser.lexer
+        return cls(table.start_states["start"], table.end_states["start"], rows, lexer.keywords, lexer.symbols)
+
+    def with_methods(self) -> _Tables:
+        """The same tables with each reduction's method name replaced by the lowering function."""
+        done: dict[int, tuple] = {}
+        for row in self.rows.values():
+            for kind, action in row.items():
+                if len(action) == 7:
+                    prepared = done.get(id(action))
+                    if prepared is None:
+                        name = action[5]
+                        # None for a `?rule` that always collapses to its one child; called, it falls to the tree way
+                        method = getattr(_Lower, name, None) if name is not None else None
+                        method = getattr(method, "base_func", method)   # past lark's v_args wrapper
+                        prepared = done[id(action)] = (*action[:5], method, action[6])
+                    row[kind] = prepared
+        return self
+
+
+def _reduction(rule: Any) -> tuple:
+    options = rule.options
+    found = maybe_create_child_filter(rule.expansion, options.keep_all_tokens, False, options.empty_indices)
+    if found is None:   # every child kept as it is
+        include, trailing = [(i, False, 0) for i in range(len(rule.expansion))], 0
+    elif len(found.args) == 1:   # no placeholders in this rule
+        include, trailing = [(i, expand, 0) for i, expand in found.args[0]], 0
+    else:
+        include, trailing = found.args
+    name = rule.alias or options.template_source or rule.origin.name
+    expand1 = bool(options.expand1 and not rule.alias)
+    inlined = name.startswith("_")
+    return (len(rule.expansion), rule.origin.name, tuple(include), trailing, expand1,
+            None if inlined else name, inlined)
 
 
 @lru_cache(maxsize=1)
 def _tables() -> _Tables:
-    return _Tables()
+    text = grammar_text()
+    digest = hashlib.sha256(f"{text}\0{lark_version}\0{_TABLES_FORMAT}".encode()).hexdigest()[:16]
+    folder = cache_dir()
+    path = folder / f"inline-{digest}.pickle" if folder else None
+    if path is not None:
+        try:
+            with open(path, "rb") as fh:
+                # the folder is this user's and no one else may write to it (cache_dir), as for lark's tables
+                tables = pickle.load(fh)
+            if isinstance(tables, _Tables):
+                return tables.with_methods()
+        except Exception:  # noqa: BLE001 - missing, unreadable or stale: built again below
+            pass
+    tables = _Tables.from_lark()
+    if path is not None:
+        try:
+            scratch = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+            with open(scratch, "wb") as fh:
+                pickle.dump(tables, fh, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(scratch, path)
+        except OSError:
+            pass
+    return tables.with_methods()
+
+
+def _shiftable(rows: dict[int, dict[str, tuple]], state_stack: list, kind: str) -> bool:
+    """Would the parser, from its current state, shift a token of KIND (after any reductions)?"""
+    stack = list(state_stack)
+    while True:
+        action = rows[stack[-1]].get(kind)
+        if action is None:
+            return False
+        first = action[0]
+        if first is None:
+            return True
+        size = 1 if first is True else first
+        del stack[-size:]
+        stack.append(rows[stack[-1]][action[1]][1])
 
 
 class _TreeWay(Exception):
@@ -121,7 +186,7 @@ def parse_and_lower(source: SourceFile) -> tuple[n.Framework | None, tuple[Diagn
 
 def _reducer(tables: _Tables, builder: _Lower, state_stack: list, value_stack: list):
     """The reduction step of one parse: pops a rule's children, lowers them, pushes the result and its extent."""
-    rows, get_row = tables.rows, tables.row
+    rows = tables.rows
     blank = (None, None, None, None)
 
     def reduce(reduction: tuple) -> None:
@@ -165,9 +230,7 @@ def _reducer(tables: _Tables, builder: _Lower, state_stack: list, value_stack: l
             if height > MAX_TREE_DEPTH:
                 raise _TreeWay
             entry = (method(builder, _Meta(start, end), [k[0] for k in kept]), start, end, height)
-        state = state_stack[-1]
-        row = rows.get(state) or get_row(state)
-        state_stack.append(row[origin][1])
+        state_stack.append(rows[state_stack[-1]][origin][1])
         value_stack.append(entry)
 
     return reduce
@@ -175,7 +238,7 @@ def _reducer(tables: _Tables, builder: _Lower, state_stack: list, value_stack: l
 
 def _inline(source: SourceFile) -> tuple[n.Framework | None, tuple[Diagnostic, ...]]:
     tables = _tables()
-    rows, get_row, end_state = tables.rows, tables.row, tables.end_state
+    rows, end_state = tables.rows, tables.end_state
     builder = _Lower(source)
     terminal_calls = {"STRING": builder.STRING, "DATE": builder.DATE}
     comments: list[Token] = []
@@ -185,11 +248,12 @@ def _inline(source: SourceFile) -> tuple[n.Framework | None, tuple[Diagnostic, .
     value_stack: list[tuple] = []
     reduce = _reducer(tables, builder, state_stack, value_stack)
 
-    for token in tokens(source.text, tables.lexer, state_stack, comments, tables.states):
+    shiftable = partial(_shiftable, rows)
+    for token in tokens(source.text, tables.keywords, tables.symbols, state_stack, comments, shiftable):
         kind = token.type
         while True:
             state = state_stack[-1]
-            action = (rows.get(state) or get_row(state))[kind]   # KeyError: a syntax error, said the tree way
+            action = rows[state][kind]   # KeyError: a syntax error, said the tree way
             first = action[0]
             if first is None:
                 state_stack.append(action[1])
@@ -197,14 +261,14 @@ def _inline(source: SourceFile) -> tuple[n.Framework | None, tuple[Diagnostic, .
                 value_stack.append((call(token) if call else token, token.start_pos, token.end_pos, None))
                 break
             if first is True:   # a one-child rule such as `?atom: sum_expr`: only the state changes
-                state_stack[-1] = (rows.get(state_stack[-2]) or get_row(state_stack[-2]))[action[1]][1]
+                state_stack[-1] = rows[state_stack[-2]][action[1]][1]
             else:
                 reduce(action)
     while state_stack[-1] != end_state:
         state = state_stack[-1]
-        action = (rows.get(state) or get_row(state))["$END"]
+        action = rows[state]["$END"]
         if action[0] is True:
-            state_stack[-1] = (rows.get(state_stack[-2]) or get_row(state_stack[-2]))[action[1]][1]
+            state_stack[-1] = rows[state_stack[-2]][action[1]][1]
         else:
             reduce(action)
     framework = value_stack[-1][0]

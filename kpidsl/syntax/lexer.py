@@ -10,7 +10,7 @@ picks INT and PERIOD over NUMBER where the grammar wants them.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from lark import Token
 from lark.exceptions import UnexpectedCharacters
@@ -64,14 +64,16 @@ class KpiLexer(Lexer):
         self.comments: list[Token] | None = None
 
     def lex(self, lexer_state: LexerState, parser_state) -> Iterator[Token]:
-        return tokens(lexer_state.text.text, self, parser_state.state_stack, self.comments,
-                      parser_state.parse_conf.states, parser_state)
+        states = parser_state.parse_conf.states
+        return tokens(lexer_state.text.text, self.keywords, self.symbols, parser_state.state_stack, self.comments,
+                      lambda stack, kind: _shiftable(states, stack, kind), parser_state)
 
 
-def tokens(text: str, lexer: KpiLexer, state_stack: list, comments: list[Token] | None, states,
+def tokens(text: str, keywords: dict[str, str], symbols: dict[str, str], state_stack: list,
+           comments: list[Token] | None, shiftable: Callable[[list, str], bool],
            parser_state=None) -> Iterator[Token]:
-    """The tokens of TEXT for a parser whose live STATE_STACK decides soft keywords; comments go to COMMENTS."""
-    keywords, symbols = lexer.keywords, lexer.symbols
+    """The tokens of TEXT for a parser whose live STATE_STACK decides soft keywords (SHIFTABLE says whether
+    it would take a token of a kind); comments go to COMMENTS."""
     pos, line, line_start = 0, 1, 0
     end = len(text)
     match = _MASTER.match
@@ -92,18 +94,18 @@ def tokens(text: str, lexer: KpiLexer, state_stack: list, comments: list[Token] 
             continue
         if kind == "WORD":
             kind = keywords.get(value, "NAME")
-            if kind != "NAME" and not _shiftable(states, state_stack, kind) \
-                    and _shiftable(states, state_stack, "NAME"):
+            if kind != "NAME" and not shiftable(state_stack, kind) \
+                    and shiftable(state_stack, "NAME"):
                 kind = "NAME"
         elif kind == "SYMBOL":
             kind = symbols[value]
         elif kind == "NUMBER":
-            if not _shiftable(states, state_stack, "NUMBER"):
-                if _shiftable(states, state_stack, "INT") and "." not in value:
+            if not shiftable(state_stack, "NUMBER"):
+                if shiftable(state_stack, "INT") and "." not in value:
                     kind = "INT"
-                elif _YEAR.fullmatch(value) and _shiftable(states, state_stack, "PERIOD"):
+                elif _YEAR.fullmatch(value) and shiftable(state_stack, "PERIOD"):
                     kind = "PERIOD"
-        elif kind == "PERIOD" and not _shiftable(states, state_stack, "PERIOD"):
+        elif kind == "PERIOD" and not shiftable(state_stack, "PERIOD"):
             # `2025-09` outside a test's `period` is a number, then a minus.
             kind, value = "NUMBER", value[:4]
             stop = pos + 4
