@@ -56,24 +56,29 @@ def check_paths(paths: list[str], strict: bool = False, cache: bool = False) -> 
         from kpidsl.cachedir import cache_dir
 
         folder = cache_dir()
-    found: list[Diagnostic] = []
-    loader = None
+    per_file: dict[str, list[Diagnostic]] = {}
     for path in files:
         remembered = _remembered(folder, path)
         if remembered is not None:
-            found.extend(remembered)
-            continue
-        if loader is None:
-            from kpidsl.semantic.resolve import Loader
+            per_file[path] = remembered
+    to_check = [path for path in files if path not in per_file]
+    if to_check:
+        from kpidsl.check_split import check_all
+        from kpidsl.semantic.resolve import Loader
 
-            loader = Loader()
-        loader.visited = []
-        diags = check_file(path, loader)[1]
-        found.extend(diags)
-        if folder is not None:
-            from kpidsl import check_cache
+        loader = Loader()
 
-            check_cache.store(folder, path, loader.visited, diags)
+        def check_one(path: str) -> tuple[list[Diagnostic], list[str]]:
+            loader.visited = []
+            return check_file(path, loader)[1], loader.visited
+
+        for path, (diags, visited) in zip(to_check, check_all(to_check, check_one)):
+            per_file[path] = diags
+            if folder is not None:
+                from kpidsl import check_cache
+
+                check_cache.store(folder, path, visited, diags)
+    found = [d for path in files for d in per_file[path]]
     if strict:
         found = [d if d.is_error else d.as_warning_error() for d in found]
     return CheckReport(tuple(files), tuple(missing), tuple(sorted_diagnostics(found)))

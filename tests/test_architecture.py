@@ -22,7 +22,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("kpidsl.output",),
     ("kpidsl.versions",),
     ("kpidsl.scoring",),
-    ("kpidsl.fmt", "kpidsl.check_cache", "kpidsl.testing", "kpidsl.pipeline", "kpidsl.api", "kpidsl.cli",
+    ("kpidsl.fmt", "kpidsl.check_cache", "kpidsl.check_split", "kpidsl.testing", "kpidsl.pipeline", "kpidsl.api", "kpidsl.cli",
      "kpidsl.__main__"),
 )
 
