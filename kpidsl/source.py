@@ -39,9 +39,16 @@ class SourceFile:
         return self.text[start:] if end < 0 else self.text[start:end]
 
     def span(self, start: int, end: int) -> Span:
-        line, column = self.position(start)
-        end_line, end_column = self.position(end)
-        return Span(self, start, end, line, column, end_line, end_column)
+        # position() twice, with one search of the line index when both ends are on one line (most spans)
+        starts, size = self.line_starts, len(self.text)
+        first = max(0, min(start, size))
+        line = bisect.bisect_right(starts, first)
+        last = max(0, min(end, size))
+        if starts[line - 1] <= last and (line == len(starts) or last < starts[line]):
+            end_line = line
+        else:
+            end_line = bisect.bisect_right(starts, last)
+        return Span(self, start, end, line, first - starts[line - 1] + 1, end_line, last - starts[end_line - 1] + 1)
 
     @property
     def name(self) -> str:

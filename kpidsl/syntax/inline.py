@@ -157,6 +157,9 @@ def _tables() -> _Tables:
 
 def _shiftable(rows: dict[int, dict[str, tuple]], state_stack: list, kind: str) -> bool:
     """Would the parser, from its current state, shift a token of KIND (after any reductions)?"""
+    action = rows[state_stack[-1]].get(kind)
+    if action is None or action[0] is None:   # most questions are answered by the top state alone
+        return action is not None
     stack = list(state_stack)
     while True:
         action = rows[stack[-1]].get(kind)
