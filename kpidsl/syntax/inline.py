@@ -59,29 +59,30 @@ class _Splice:
 
 
 # Bumped whenever the shape of the kept tables changes.
-_TABLES_FORMAT = 1
+_TABLES_FORMAT = 2
 
 
 class _Tables:
     """lark's parse table in the form the driver reads, each rule's reduction prepared once.
 
     Row of a state, per token or rule name: a shift as (None, next state); a one-child rule that passes its
-    child up unchanged as (True, rule name); any other reduction as (size, rule name, kept children,
-    trailing placeholders, collapses to one child, lowering method, inlined). Kept in the per-user cache
-    folder, so a cold check neither builds lark's parser object nor reads the grammar's own cache.
+    child up unchanged as (True, rule name); any other reduction as [size, rule name, kept children,
+    trailing placeholders, collapses to one child, lowering method, inlined], one list per rule shared by
+    every row that reduces by it. Kept in the per-user cache folder, so a cold check neither builds lark's
+    parser object nor reads the grammar's own cache; the methods are named there and found on loading.
     """
 
-    def __init__(self, start: int, end: int, rows: dict[int, dict[str, tuple]], keywords: dict[str, str],
-                 symbols: dict[str, str]) -> None:
+    def __init__(self, start: int, end: int, rows: dict[int, dict[str, Any]], reductions: list[list],
+                 keywords: dict[str, str], symbols: dict[str, str]) -> None:
         self.start_state, self.end_state = start, end
-        self.rows, self.keywords, self.symbols = rows, keywords, symbols
+        self.rows, self.reductions, self.keywords, self.symbols = rows, reductions, keywords, symbols
 
     @classmethod
     def from_lark(cls) -> _Tables:
         lark = parser()
         table = lark.parser.parser.parser.parse_table
         reductions = {rule: _reduction(rule) for rule in lark.rules}
-        rows: dict[int, dict[str, tuple]] = {}
+        rows: dict[int, dict[str, Any]] = {}
         for state, actions in table.states.items():
             row = rows[state] = {}
             for kind, (action, arg) in actions.items():
@@ -93,26 +94,21 @@ class _Tables:
                 passes = size == 1 and expand1 and include == ((0, False, 0),) and not trailing
                 row[kind] = (True, origin) if passes else reduction
         lexer: KpiLexer = lark.parser.lexer
-        return cls(table.start_states["start"], table.end_states["start"], rows, lexer.keywords, lexer.symbols)
+        return cls(table.start_states["start"], table.end_states["start"], rows, list(reductions.values()),
+                   lexer.keywords, lexer.symbols)
 
     def with_methods(self) -> _Tables:
         """The same tables with each reduction's method name replaced by the lowering function."""
-        done: dict[int, tuple] = {}
-        for row in self.rows.values():
-            for kind, action in row.items():
-                if len(action) == 7:
-                    prepared = done.get(id(action))
-                    if prepared is None:
-                        name = action[5]
-                        # None for a `?rule` that always collapses to its one child; called, it falls to the tree way
-                        method = getattr(_Lower, name, None) if name is not None else None
-                        method = getattr(method, "base_func", method)   # past lark's v_args wrapper
-                        prepared = done[id(action)] = (*action[:5], method, action[6])
-                    row[kind] = prepared
+        for reduction in self.reductions:
+            name = reduction[5]
+            if isinstance(name, str):
+                # None for a `?rule` that always collapses to its one child; called, it falls to the tree way
+                method = getattr(_Lower, name, None)
+                reduction[5] = getattr(method, "base_func", method)   # past lark's v_args wrapper
         return self
 
 
-def _reduction(rule: Any) -> tuple:
+def _reduction(rule: Any) -> list:
     options = rule.options
     found = maybe_create_child_filter(rule.expansion, options.keep_all_tokens, False, options.empty_indices)
     if found is None:   # every child kept as it is
@@ -124,8 +120,8 @@ def _reduction(rule: Any) -> tuple:
     name = rule.alias or options.template_source or rule.origin.name
     expand1 = bool(options.expand1 and not rule.alias)
     inlined = name.startswith("_")
-    return (len(rule.expansion), rule.origin.name, tuple(include), trailing, expand1,
-            None if inlined else name, inlined)
+    return [len(rule.expansion), rule.origin.name, tuple(include), trailing, expand1,
+            None if inlined else name, inlined]
 
 
 @lru_cache(maxsize=1)
@@ -155,7 +151,7 @@ def _tables() -> _Tables:
     return tables.with_methods()
 
 
-def _shiftable(rows: dict[int, dict[str, tuple]], state_stack: list, kind: str) -> bool:
+def _shiftable(rows: dict[int, dict[str, Any]], state_stack: list, kind: str) -> bool:
     """Would the parser, from its current state, shift a token of KIND (after any reductions)?"""
     action = rows[state_stack[-1]].get(kind)
     if action is None or action[0] is None:   # most questions are answered by the top state alone
@@ -192,7 +188,7 @@ def _reducer(tables: _Tables, builder: _Lower, state_stack: list, value_stack: l
     rows = tables.rows
     blank = (None, None, None, None)
 
-    def reduce(reduction: tuple) -> None:
+    def reduce(reduction: list) -> None:
         size, origin, include, trailing, expand1, method, inlined = reduction
         if size:
             s = value_stack[-size:]
